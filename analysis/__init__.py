@@ -1,0 +1,1 @@
+"""What is learned from finished trials: efficiency curves, estimators, importance and plots."""

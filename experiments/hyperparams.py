@@ -1,0 +1,117 @@
+"""The hyperparameters of the LSTM model family: names, domains, defaults and the rules between them.
+
+Pure Python (no torch), so a sweep spec can be checked against it without loading a framework.
+
+Rules (applied by :func:`normalize`, so what is recorded is what was trained):
+
+* ``dropout`` only acts when ``dropout_placement != "none"``; otherwise it is inactive (``None``).
+* ``between`` dropout needs two or more stacked layers: a trial drawn with ``between`` and
+  ``layers == 1`` trains without dropout and is recorded as ``dropout_placement="none"``,
+  ``dropout=None``.
+* ``momentum`` only acts for ``sgd`` and ``rmsprop``; otherwise it is inactive (``None``).
+
+Inactive parameters are ``None`` in the trial's config; the analysis treats them as absent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+PLACEMENTS = ("none", "input", "between", "output")
+OPTIMIZERS = ("sgd", "adam", "adamw", "adagrad", "rmsprop")
+MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Valid values of one hyperparameter: a type, and bounds or a set of choices."""
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple[object, ...] | None = None
+
+    def describe(self) -> str:
+        if self.choices is not None:
+            return "one of " + ", ".join(map(str, self.choices))
+        if self.kind is bool:
+            return "true or false"
+        name = "an integer" if self.kind is int else "a number"
+        lo = "(" if self.low_open else "["
+        hi = ")" if self.high_open else "]"
+        return f"{name} in {lo}{self.low}, {self.high}{hi}"
+
+    def check(self, value: object) -> str | None:
+        """Return why ``value`` is outside this domain, or ``None`` when it is inside."""
+        if self.choices is not None:
+            return None if value in self.choices else f"expected {self.describe()}, got {value!r}"
+        if self.kind is bool:
+            return None if isinstance(value, bool) else f"expected true or false, got {value!r}"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"expected {self.describe()}, got {value!r}"
+        if self.kind is int and not float(value).is_integer():
+            return f"expected an integer, got {value!r}"
+        too_low = self.low is not None and (value <= self.low if self.low_open else value < self.low)
+        too_high = self.high is not None and (value >= self.high if self.high_open else value > self.high)
+        return f"expected {self.describe()}, got {value!r}" if too_low or too_high else None
+
+
+DOMAINS: dict[str, Domain] = {
+    "units": Domain(int, 1, 4096),
+    "layers": Domain(int, 1, 8),
+    "dropout_placement": Domain(str, choices=PLACEMENTS),
+    "dropout": Domain(float, 0.0, 1.0, high_open=True),
+    "bidirectional": Domain(bool),
+    "optimizer": Domain(str, choices=OPTIMIZERS),
+    "lr": Domain(float, 0.0, 10.0, low_open=True),
+    "momentum": Domain(float, 0.0, 1.0, high_open=True),
+    "weight_decay": Domain(float, 0.0, 1.0),
+    "batch_size": Domain(int, 1, 65536),
+}
+
+
+@dataclass(frozen=True)
+class LSTMConfig:
+    """One point of the search space, with defaults for what a sweep does not search or fix."""
+
+    units: int = 64
+    layers: int = 1
+    dropout_placement: str = "none"
+    dropout: float = 0.0
+    bidirectional: bool = False
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 64
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, object]) -> LSTMConfig:
+        """Build from a trial's (normalized) params; ``None`` (inactive) falls back to the default."""
+        given = {k: v for k, v in params.items() if v is not None}
+        coerced = {k: DOMAINS[k].kind(v) for k, v in given.items()}
+        return cls(**coerced)
+
+
+def normalize(params: Mapping[str, object]) -> dict[str, object]:
+    """Apply the family's rules (module docstring) to sampled params; keys are kept, inactive → ``None``."""
+    out = dict(params)
+    layers = int(out.get("layers", LSTMConfig.layers))
+    placement = out.get("dropout_placement", LSTMConfig.dropout_placement)
+    if placement == "between" and layers < 2:
+        placement = "none"
+        if "dropout_placement" in out:
+            out["dropout_placement"] = "none"
+    if placement == "none" and "dropout" in out:
+        out["dropout"] = None
+    if out.get("optimizer", LSTMConfig.optimizer) not in MOMENTUM_OPTIMIZERS and "momentum" in out:
+        out["momentum"] = None
+    return out
+
+
+HYPERPARAMETERS = tuple(f.name for f in dataclasses.fields(LSTMConfig))
+assert set(HYPERPARAMETERS) == set(DOMAINS)

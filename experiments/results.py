@@ -1,0 +1,39 @@
+"""What a trial reports: per-epoch metrics and its final result. Frozen, typed, no dicts by string."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+TrialStatus = Literal["ok", "diverged", "error", "infra"]
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    epoch: int  # 1-based
+    train_loss: float
+    val_loss: float
+    val_score: float  # the objective metric on the validation set
+    seconds: float  # wall time of this epoch, training and validation
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    status: Literal["ok", "diverged"]
+    val_score: float | None  # objective metric on validation at the best epoch; None when diverged
+    test_score: float | None  # objective metric on test with the weights of the best epoch
+    val_n: int
+    test_n: int
+    epochs: int  # epochs run
+    best_epoch: int  # 0 when no epoch finished
+    param_count: int
+    memory_estimate_bytes: int
+    train_seconds: float  # wall time of the whole training, evaluation included
+    samples_per_second: float  # training samples processed per second of training steps
+    message: str | None = None  # why it diverged, etc.
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
