@@ -1,0 +1,228 @@
+"""The sweep spec: a YAML file validated into a frozen :class:`SweepSpec`.
+
+Every way a spec can be wrong ends in one :class:`~searchsvc.errors.SpecError` whose one-line message
+names the field, what was expected, what arrived and how to fix it. See ``experiments/quickstart.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from experiments import settings
+from experiments.settings import METRICS, DatasetSettings, NpzFile, TrainingSettings
+from searchsvc import space
+from searchsvc.errors import SpecError
+from searchsvc.sampling import grid_size
+from searchsvc.space import Param, as_param_mapping, check_space
+
+STRATEGIES = ("random", "sobol", "grid")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Objective(_Model):
+    """What "better" means. ``metric`` defaults by task (accuracy / mse); ``mode`` follows the metric."""
+
+    metric: Literal["accuracy", "loss", "mse"] | None = None
+    mode: Literal["max", "min"] | None = None
+
+
+class Resources(_Model):
+    """Per trial. ``gpus: auto`` is 0 without a GPU and a quarter of one (4 trials per GPU) with GPUs."""
+
+    cpus: float = Field(1.0, gt=0, le=1024)
+    gpus: float | Literal["auto"] = "auto"
+
+    @field_validator("gpus")
+    @classmethod
+    def _non_negative(cls, v: float | str) -> float | str:
+        if v != "auto" and v < 0:
+            raise ValueError(f"expected a number >= 0 or auto, got {v}")
+        return v
+
+
+class SweepSpec(_Model):
+    name: str
+    description: str = ""
+    seed: int = Field(0, ge=0, lt=2**63)
+    trials: int = Field(ge=1, le=10_000_000)
+    strategy: Literal["random", "sobol", "grid"] = "random"
+    grid_points: int = Field(3, ge=2, le=1000, description="grid strategy: points per real-valued dimension")
+    dataset: DatasetSettings
+    training: TrainingSettings = TrainingSettings()
+    objective: Objective = Objective()
+    resources: Resources = Resources()
+    max_concurrent: int | Literal["auto"] = "auto"
+    max_retries: int = Field(2, ge=0, le=100, description="re-runs of a trial that raised (status error)")
+    space: dict[str, Param]
+
+    @field_validator("space", mode="before")
+    @classmethod
+    def _shorthand(cls, raw: Any) -> Any:
+        return {k: as_param_mapping(v) for k, v in raw.items()} if isinstance(raw, dict) else raw
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", v):
+            raise ValueError(f"expected 1-64 letters, digits, '_', '.' or '-' (starting with a letter or digit), got {v!r}")
+        return v
+
+    @field_validator("max_concurrent")
+    @classmethod
+    def _positive(cls, v: int | str) -> int | str:
+        if v != "auto" and v < 1:
+            raise ValueError(f"expected an integer >= 1 or auto, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SweepSpec:
+        check_space(self.space)
+        if self.strategy == "grid" and self.trials > (size := grid_size(self.space, self.grid_points)):
+            raise ValueError(f"trials: the grid has {size} points, got trials={self.trials}; set trials <= {size}")
+        direction, task = METRICS[self.metric]
+        if task is not None and task != self.dataset.task:
+            raise ValueError(
+                f"objective.metric: {self.metric} needs a {task} data set, but {self.dataset.name} is "
+                f"{self.dataset.task}; use {_default_metric(self.dataset.task)}"
+            )
+        if self.objective.mode not in (None, direction):
+            raise ValueError(
+                f"objective.mode: {self.metric} is best when {direction}imised, got mode {self.objective.mode}; "
+                f"set mode: {direction} or remove it"
+            )
+        return self
+
+    @property
+    def metric(self) -> str:
+        return self.objective.metric or _default_metric(self.dataset.task)
+
+    @property
+    def mode(self) -> Literal["max", "min"]:
+        return METRICS[self.metric][0]
+
+
+def _default_metric(task: str) -> str:
+    return "accuracy" if task == "classification" else "mse"
+
+
+def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
+    """Read and validate a YAML spec. A relative ``dataset.path`` is taken relative to the spec file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"spec: file not found: {path}; check the path") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpecError(f"spec: cannot read {path}: {e}") from e
+    return parse_spec(text, base_dir=path.parent, source=str(path))
+
+
+def parse_spec(text: str, *, base_dir: Path = Path("."), source: str = "spec") -> SweepSpec:
+    document = _load_yaml(text, source)
+    dataset = document.get("dataset")
+    if isinstance(dataset, dict) and isinstance(dataset.get("path"), str) and not os.path.isabs(dataset["path"]):
+        document["dataset"] = {**dataset, "path": str(base_dir / dataset["path"])}
+    try:
+        return SweepSpec.model_validate(document)
+    except ValidationError as e:
+        raise SpecError(_one_line(e)) from None
+
+
+def _load_yaml(text: str, source: str) -> dict[str, Any]:
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        keys = [loader.construct_object(k) for k, _ in node.value]
+        duplicates = sorted({str(k) for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise SpecError(f"{source}: key {duplicates[0]!r} appears twice (line {node.start_mark.line + 1}); keep one")
+        return loader.construct_mapping(node)
+
+    UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    try:
+        document = yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise SpecError(f"{source}: not valid YAML{where}: {problem}") from None
+    if document is None:
+        raise SpecError(f"{source}: is empty; expected a mapping with at least name, trials, dataset and space")
+    if not isinstance(document, dict):
+        raise SpecError(
+            f"{source}: expected a mapping at the top level (name: ..., trials: ...), got {type(document).__name__}"
+        )
+    return {str(k): v for k, v in document.items()}
+
+
+def _one_line(error: ValidationError) -> str:
+    """The first pydantic error as 'field.path: what was wrong (got X); fix'."""
+    first = error.errors(include_url=False)[0]
+    loc = [str(part) for part in first["loc"] if not _is_union_tag(part)]
+    field = ".".join(loc) or "spec"
+    kind, msg, got = first["type"], first["msg"], first.get("input")
+    if kind == "missing":
+        return f"{field}: is required but missing; add it (see experiments/quickstart.yaml)"
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(first["loc"][:-1])
+        hint = f"; allowed keys here: {', '.join(allowed)}" if allowed else "; remove it or fix its spelling"
+        return f"{field}: unknown key{hint}"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        ctx = first.get("ctx", {})
+        key = ctx.get("discriminator", "type").strip("'")
+        expected = ctx.get("expected_tags") or ", ".join(k for k, m in _VARIANTS.items() if key in m.model_fields)
+        got = repr(ctx["tag"]) if "tag" in ctx else "nothing"
+        return f"{field}.{key}: expected one of {expected}, got {got}; set {key}"
+    if kind == "value_error":
+        text = msg.removeprefix("Value error, ")
+        return f"{field}: {text}" if loc else text  # spec-level checks name their own field
+    return f"{field}: {msg[0].lower()}{msg[1:]} (got {got!r})"
+
+
+def _is_union_tag(part: object) -> bool:
+    """pydantic puts the chosen variant's tag into the location; leave it out of the field path."""
+    return isinstance(part, str) and part in _VARIANTS
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the model at ``loc`` (following union tags), or [] when unknown."""
+    model: Any = SweepSpec
+    for part in loc:
+        if part in _VARIANTS:
+            model = _VARIANTS[part]
+        elif isinstance(model, type) and issubclass(model, BaseModel) and part in model.model_fields:
+            model = model.model_fields[part].annotation
+        elif not (isinstance(model, type) and issubclass(model, BaseModel)):
+            continue  # a dict key (a hyperparameter name) inside space
+        else:
+            return []
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [name for name, f in model.model_fields.items() if not f.exclude]
+    return []
+
+
+#: tag of each variant of the spec's tagged unions → its model
+_VARIANTS: dict[str, type[BaseModel]] = {
+    "mnist1d": settings.MNIST1D,
+    "adding": settings.Adding,
+    "npz": settings.NpzFile,
+    "choice": space.Choice,
+    "uniform": space.Uniform,
+    "log_uniform": space.LogUniform,
+    "int": space.Int,
+    "log_int": space.LogInt,
+    "fixed": space.Fixed,
+}
+
+__all__ = ["STRATEGIES", "NpzFile", "Objective", "Resources", "SweepSpec", "load_spec", "parse_spec"]
