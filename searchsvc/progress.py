@@ -1,0 +1,81 @@
+"""Progress of a running sweep on stderr: counts by status, best score so far, ETA.
+
+On a terminal one line is redrawn in place; otherwise (CI logs, pipes) a line is printed per finished
+trial. ``--quiet`` turns it off.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from typing import Any, TextIO
+
+from ray.tune import Callback
+
+from searchsvc.recorder import TrialRecorder
+
+
+def format_progress(counts: Counter[str], total: int, best: tuple[int, float] | None, metric: str,
+                    elapsed: float) -> str:
+    done = sum(counts[s] for s in ("ok", "diverged", "error", "infra"))
+    parts = [f"[{done}/{total}]", f"ok {counts['ok']}", f"running {counts['running']}"]
+    parts += [f"{s} {counts[s]}" for s in ("diverged", "error", "infra") if counts[s]]
+    line = " ".join(parts)
+    if best is not None:
+        line += f" | best {metric} {best[1]:.4g} (trial {best[0]})"
+    line += f" | {_clock(elapsed)}"
+    if 0 < done < total:
+        line += f", ETA {_clock(elapsed / done * (total - done))}"
+    return line
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    return f"{m // 60}h{m % 60:02d}m" if m >= 60 else f"{m}m{s:02d}s"
+
+
+class Progress(Callback):
+    """Reads the recorder's state (so it must come after it in Tune's callback list)."""
+
+    def __init__(self, recorder: TrialRecorder, total: int, metric: str, mode: str, stream: TextIO = sys.stderr) -> None:
+        self.recorder, self.total, self.metric, self.mode, self.stream = recorder, total, metric, mode, stream
+        self.live = stream.isatty()
+        self.start = time.monotonic()
+        self._last_draw = 0.0
+
+    def line(self) -> str:
+        states = self.recorder.trials.values()
+        counts = Counter(s.record.status for s in states)
+        scored = [(s.record.trial_index, s.record.val_score) for s in states
+                  if s.record.status == "ok" and s.record.val_score is not None]
+        sign = 1 if self.mode == "max" else -1
+        best = max(scored, key=lambda t: sign * t[1]) if scored else None
+        return format_progress(counts, self.total, best, self.metric, time.monotonic() - self.start)
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._draw()
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._draw(finished=True)
+
+    on_trial_error = on_trial_complete
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        if self.live and time.monotonic() - self._last_draw > 1.0:
+            self._draw()  # keep the clock ticking
+
+    def close(self) -> None:
+        if self.live:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def _draw(self, finished: bool = False) -> None:
+        if self.live:
+            self.stream.write("\r\x1b[2K" + self.line())
+        elif finished:
+            self.stream.write(self.line() + "\n")
+        else:
+            return
+        self.stream.flush()
+        self._last_draw = time.monotonic()

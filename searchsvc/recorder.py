@@ -1,0 +1,154 @@
+"""Records trials into the ledger and MLflow as Ray Tune reports them, off the training path.
+
+The Tune callback only updates in-memory state and queues writes; one background thread performs
+them in order. So the controller loop never waits on a database, and SQLite sees a single writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Callback
+
+from searchsvc.ledger import Ledger, TrialRecord, now
+from searchsvc.tracking import Tracker
+
+log = logging.getLogger(__name__)
+
+#: errors that mean the worker, not the trial's config, failed: re-queued as ``infra``
+INFRA_MARKERS = ("RayActorError", "ActorDiedError", "ActorUnavailableError", "OutOfMemoryError", "NodeDiedError",
+                 "WorkerCrashedError", "CUDA out of memory")
+
+
+class BackgroundWriter:
+    """Runs queued writes in order on one thread. A failing write is logged, not fatal."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="searchsvc-writer", daemon=True)
+        self._thread.start()
+        self.failures = 0
+
+    def submit(self, write: Callable[[], None]) -> None:
+        self._queue.put(write)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while (write := self._queue.get()) is not None:
+            try:
+                write()
+            except Exception as e:  # noqa: BLE001 - the ledger row stays the record; keep the sweep going
+                self.failures += 1
+                if self.failures == 1:
+                    log.warning("a ledger/MLflow write failed (further failures are counted): %s", e)
+
+
+@dataclass
+class _TrialState:
+    record: TrialRecord
+    run_id: str | None = None
+    final: dict[str, Any] | None = None
+    epochs: list[dict[str, float]] = field(default_factory=list)
+
+
+class TrialRecorder(Callback):
+    """Tune callback: trial start / results / completion / error → ledger rows and MLflow child runs."""
+
+    def __init__(self, ledger: Ledger, tracker: Tracker | None, sweep_id: str, parent_run_id: str | None,
+                 params: dict[int, dict[str, object]], metric: str) -> None:
+        self.ledger, self.tracker, self.sweep_id, self.parent_run_id = ledger, tracker, sweep_id, parent_run_id
+        self.metric = metric
+        self.writer = BackgroundWriter()
+        self.trials = {k: _TrialState(TrialRecord(sweep_id, k, p, "pending")) for k, p in params.items()}
+        self.finished: dict[int, TrialRecord] = {}
+
+    # -- Tune hooks (controller thread: update state, queue writes, return)
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        state = self.trials[trial.config["trial_index"]]
+        state.record = replace(state.record, status="running", attempts=state.record.attempts + 1, started_at=now())
+        state.epochs, state.final = [], None
+        self._save(state)
+        if self.tracker and state.run_id is None:
+            self.writer.submit(lambda: self._start_run(state))
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict[str, Any], **info: Any) -> None:
+        state = self.trials[trial.config["trial_index"]]
+        epochs = list(result.get("epochs") or [])
+        state.epochs.extend(epochs)
+        if result.get("final") is not None:
+            state.final = result["final"]
+        if self.tracker and epochs:
+            names = {"train_loss": "train_loss", "val_loss": "val_loss", "val_score": f"val_{self.metric}",
+                     "seconds": "epoch_seconds"}
+            rows = [(name, e[key], int(e["epoch"])) for e in epochs for key, name in names.items()]
+            self.writer.submit(lambda: self.tracker.log_metrics(state.run_id, rows) if state.run_id else None)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        state = self.trials[trial.config["trial_index"]]
+        final = state.final or {}
+        values = {k: final[k] for k in ("val_score", "test_score", "val_n", "test_n", "epochs", "best_epoch",
+                                          "param_count", "memory_estimate_bytes", "train_seconds",
+                                          "samples_per_second") if k in final}
+        status = final.get("status", "error")
+        message = final.get("message") if final else "the trial ended without reporting a result"
+        self._finish(state, status, message, **values)
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        state = self.trials[trial.config["trial_index"]]
+        state.record = replace(state.record, message=_error_text(trial))
+        self._save(state)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        state = self.trials[trial.config["trial_index"]]
+        text = _error_text(trial)
+        self._finish(state, "infra" if any(m in text for m in INFRA_MARKERS) else "error", text)
+
+    def close(self) -> None:
+        """Wait for every queued write."""
+        self.writer.close()
+
+    # -- helpers
+    def _finish(self, state: _TrialState, status: str, message: str | None, **values: Any) -> None:
+        state.record = replace(state.record, status=status, message=message, finished_at=now(),
+                               epoch_metrics=list(state.epochs), **values)
+        self.finished[state.record.trial_index] = state.record
+        self._save(state)
+        if self.tracker:
+            self.writer.submit(lambda: self._end_run(state))
+
+    def _save(self, state: _TrialState) -> None:
+        record = state.record
+        self.writer.submit(lambda: self.ledger.upsert_trials([replace(record, mlflow_run_id=state.run_id)]))
+
+    def _start_run(self, state: _TrialState) -> None:
+        r = state.record
+        state.run_id = self.tracker.start_trial(self.parent_run_id, self.sweep_id, r.trial_index, r.config)
+        self.ledger.upsert_trials([replace(state.record, mlflow_run_id=state.run_id)])
+
+    def _end_run(self, state: _TrialState) -> None:
+        r = state.record
+        if state.run_id is None:
+            return
+        names = {"val_score": f"best_val_{self.metric}", "test_score": f"test_{self.metric}",
+                 "train_seconds": "train_seconds", "param_count": "param_count",
+                 "samples_per_second": "samples_per_second", "epochs": "epochs_run"}
+        finals = [(name, getattr(r, k), 0) for k, name in names.items() if getattr(r, k) is not None]
+        self.tracker.log_metrics(state.run_id, finals)
+        self.tracker.finish(state.run_id, r.status, {"searchsvc.status": r.status, "searchsvc.attempts": str(r.attempts),
+                                                     **({"searchsvc.message": r.message[-4000:]} if r.message else {})})
+
+
+def _error_text(trial: Any) -> str:
+    path = trial.error_file
+    if path and Path(path).exists():
+        return Path(path).read_text(errors="replace")[-20000:]
+    return "the trial failed without an error file"
