@@ -1,0 +1,72 @@
+"""The ledger on SQLite and on the real PostgreSQL server (127.0.0.1:5432, trust auth)."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from searchsvc.errors import NotFoundError, UsageError
+from searchsvc.ledger import Ledger, SweepRecord, TrialRecord, get_ledger, now
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A throw-away database on the machine's PostgreSQL; skipped when no server answers."""
+    psycopg = pytest.importorskip("psycopg")
+    name = f"searchsvc_test_{secrets.token_hex(4)}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as e:
+        pytest.skip(f"no PostgreSQL at 127.0.0.1:5432: {e}")
+    admin.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger(request, tmp_path) -> Ledger:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    db = get_ledger(url)
+    yield db
+    db.close()
+
+
+def sweep(sweep_id: str = "s-1") -> SweepRecord:
+    return SweepRecord(sweep_id, "s", {"trials": 3}, 3, "accuracy", "max", "running", now())
+
+
+def test_trial_writes_are_idempotent_upserts(ledger: Ledger) -> None:
+    ledger.create_sweep(sweep())
+    ledger.upsert_trials([TrialRecord("s-1", k, {"units": 8 * k}, "pending") for k in range(3)])
+    ledger.upsert_trials([TrialRecord("s-1", 1, {"units": 8}, "ok", attempts=1, val_score=0.7, test_score=0.65,
+                                      val_n=640, test_n=1000, epoch_metrics=[{"epoch": 1, "val_score": 0.7}])])
+    ledger.upsert_trials([TrialRecord("s-1", 1, {"units": 8}, "ok", attempts=1, val_score=0.7, test_score=0.65)])
+    trials = ledger.trials("s-1")
+    assert [t.trial_index for t in trials] == [0, 1, 2]
+    assert (trials[1].status, trials[1].val_score, trials[1].config) == ("ok", 0.7, {"units": 8})
+    assert ledger.status_counts("s-1") == {"pending": 2, "ok": 1}
+
+
+def test_sweeps_by_id_or_unique_prefix(ledger: Ledger) -> None:
+    ledger.create_sweep(sweep("quick-20261122-a"))
+    ledger.create_sweep(sweep("quick-20261122-b"))
+    assert ledger.sweep("quick-20261122-a").sweep_id == "quick-20261122-a"
+    with pytest.raises(NotFoundError, match="several"):
+        ledger.sweep("quick-")
+    with pytest.raises(NotFoundError, match="not in the ledger"):
+        ledger.sweep("nope")
+    ledger.update_sweep("quick-20261122-a", status="completed", finished_at=now())
+    assert ledger.sweep("quick-20261122-a").status == "completed"
+    assert ledger.sweep("quick-20261122-a").finished_at.tzinfo is not None
+
+
+def test_unsupported_urls_are_usage_errors(tmp_path) -> None:
+    with pytest.raises(UsageError, match="ledger"):
+        get_ledger("mysql://x/y")
+    with pytest.raises(UsageError, match="ledger"):
+        get_ledger("not a url")
+    assert get_ledger(None).url.endswith("ledger.db")
