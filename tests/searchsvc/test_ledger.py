@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 
 from searchsvc.errors import NotFoundError, UsageError
 from searchsvc.ledger import Ledger, SweepRecord, TrialRecord, get_ledger, now
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    """A throw-away database on the machine's PostgreSQL; skipped when no server answers."""
-    psycopg = pytest.importorskip("psycopg")
-    name = f"searchsvc_test_{secrets.token_hex(4)}"
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as e:
-        pytest.skip(f"no PostgreSQL at 127.0.0.1:5432: {e}")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def ledger(request, tmp_path) -> Ledger:

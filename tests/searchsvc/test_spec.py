@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from searchsvc.cli import main
 from searchsvc.errors import SpecError
 from searchsvc.spec import load_spec, parse_spec
 
@@ -64,14 +62,6 @@ INVALID = [
 ]
 
 
-def run_cli(*args: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["searchsvc", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
-
-
 @pytest.mark.parametrize("spec", SHIPPED, ids=lambda p: p.name)
 def test_shipped_specs_are_valid(spec: Path) -> None:
     loaded = load_spec(spec)
@@ -80,11 +70,11 @@ def test_shipped_specs_are_valid(spec: Path) -> None:
 
 @pytest.mark.parametrize(("why", "text", "field"), INVALID, ids=[case[0] for case in INVALID])
 def test_invalid_spec_is_one_line_naming_the_field(why: str, text: str, field: str, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch, capsys, searchsvc_home) -> None:
+                                                   run, searchsvc_home) -> None:
     path = tmp_path / "spec.yaml"
     path.write_text(text)
     for command in ("validate", "submit"):
-        code, out, err = run_cli(command, str(path), monkeypatch=monkeypatch, capsys=capsys)
+        code, out, err = run(command, path)
         assert code == 2, (why, err)
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), err
@@ -97,8 +87,8 @@ def test_at_least_fifteen_distinct_invalid_inputs() -> None:
     assert len({field for _, _, field in INVALID}) >= 15
 
 
-def test_missing_spec_file(tmp_path, monkeypatch, capsys) -> None:
-    code, _, err = run_cli("validate", str(tmp_path / "nope.yaml"), monkeypatch=monkeypatch, capsys=capsys)
+def test_missing_spec_file(tmp_path, run) -> None:
+    code, _, err = run("validate", tmp_path / "nope.yaml")
     assert code == 2 and "not found" in err
 
 
@@ -109,8 +99,7 @@ def test_missing_spec_file(tmp_path, monkeypatch, capsys) -> None:
     ({"Z": np.zeros((20, 5, 1))}, "X"),
     ({"X": np.zeros((20, 5, 1)), "y": np.zeros(19, dtype=np.int64)}, "y"),
 ])
-def test_bad_npz_is_refused_before_anything_is_written(content, needle, tmp_path, monkeypatch, capsys,
-                                                       searchsvc_home) -> None:
+def test_bad_npz_is_refused_before_anything_is_written(content, needle, tmp_path, run, searchsvc_home) -> None:
     data = tmp_path / "d.npz"
     if isinstance(content, bytes):
         data.write_bytes(content)
@@ -118,7 +107,7 @@ def test_bad_npz_is_refused_before_anything_is_written(content, needle, tmp_path
         np.savez(data, **content)
     spec = tmp_path / "spec.yaml"
     spec.write_text(BASE.replace("{name: mnist1d, samples: 200}", "{name: npz, path: d.npz}"))
-    code, out, err = run_cli("submit", str(spec), "-q", monkeypatch=monkeypatch, capsys=capsys)
+    code, out, err = run("submit", spec, "-q")
     assert code == 2 and needle in err and "Traceback" not in err, err
     assert not searchsvc_home.exists()
 

@@ -1,0 +1,40 @@
+"""From the ledger to the analysis: the trials table (the documented interchange format) and the
+sweep's search space as optuna distributions (for fANOVA)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from searchsvc.ledger import Ledger
+from searchsvc.space import Choice, Int, LogInt, LogUniform, Param, Uniform
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+COLUMNS = ("trial_index", "status", "val_score", "test_score", "val_n", "test_n", "train_seconds")
+
+
+def trials_frame(ledger: Ledger, sweep_id: str) -> pd.DataFrame:
+    """One row per trial: the columns above, then ``param_<name>`` (``None`` where inactive)."""
+    import pandas as pd
+
+    trials = ledger.trials(sweep_id)
+    names = list(dict.fromkeys(name for t in trials for name in t.config))
+    rows = [{**{c: getattr(t, c) for c in COLUMNS}, **{f"param_{n}": t.config.get(n) for n in names}} for t in trials]
+    return pd.DataFrame(rows, columns=[*COLUMNS, *(f"param_{n}" for n in names)])
+
+
+def optuna_distributions(space: dict[str, Param]) -> dict[str, Any]:
+    """The searched (not fixed) parameters as optuna distributions."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    out: dict[str, Any] = {}
+    for name, p in space.items():
+        if isinstance(p, Choice) and len(p.values) > 1:
+            out[name] = CategoricalDistribution(p.values)
+        elif isinstance(p, (Uniform, LogUniform)) and p.low < p.high:
+            out[name] = FloatDistribution(p.low, p.high, log=isinstance(p, LogUniform))
+        elif isinstance(p, (Int, LogInt)) and p.low < p.high:
+            out[name] = IntDistribution(p.low, p.high, log=isinstance(p, LogInt))
+        # a fixed value (or a range of one value) has nothing to rank
+    return out
