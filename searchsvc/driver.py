@@ -21,6 +21,8 @@ from searchsvc.tracking import Tracker, get_tracker
 
 #: GPU share per trial under ``gpus: auto`` when the cluster has GPUs (four small LSTMs per GPU)
 AUTO_GPU_SHARE = 0.25
+#: how often Tune re-queues a trial whose worker died or ran out of memory before recording it ``infra``
+MAX_INFRA_RESTARTS = 10
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def _run_tune(spec: SweepSpec, sweep_id: str, params: list[dict[str, object]], d
     if concurrent == "auto":
         concurrent = max(1, int(cluster.get("CPU", 1) // cpus))
     job = TrialJob(spec.seed, tuple(params), 0, spec.training, spec.metric, max(1, int(cpus)),
-                   "cuda" if gpus > 0 else "cpu")
+                   "cuda" if gpus > 0 else "cpu", spec.max_retries)
 
     recorder = TrialRecorder(ledger, tracker, sweep_id, parent_run_id, dict(enumerate(params)), spec.metric)
     callbacks: list[Any] = [recorder]
@@ -109,7 +111,7 @@ def _run_tune(spec: SweepSpec, sweep_id: str, params: list[dict[str, object]], d
             storage_path=str(ray_dir()),
             verbose=0,
             callbacks=callbacks,
-            failure_config=tune.FailureConfig(max_failures=spec.max_retries),
+            failure_config=tune.FailureConfig(max_failures=MAX_INFRA_RESTARTS),
         ),
     )
     try:

@@ -21,11 +21,6 @@ from searchsvc.tracking import Tracker
 
 log = logging.getLogger(__name__)
 
-#: errors that mean the worker, not the trial's config, failed: re-queued as ``infra``
-INFRA_MARKERS = ("RayActorError", "ActorDiedError", "ActorUnavailableError", "OutOfMemoryError", "NodeDiedError",
-                 "WorkerCrashedError", "CUDA out of memory")
-
-
 class BackgroundWriter:
     """Runs queued writes in order on one thread. A failing write is logged, not fatal."""
 
@@ -56,7 +51,7 @@ class BackgroundWriter:
 class _TrialState:
     record: TrialRecord
     run_id: str | None = None
-    final: dict[str, Any] | None = None
+    last_report: dict[str, Any] | None = None  # the trainable's final report (it has "attempts")
     epochs: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -75,7 +70,7 @@ class TrialRecorder(Callback):
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         state = self.trials[trial.config["trial_index"]]
         state.record = replace(state.record, status="running", attempts=state.record.attempts + 1, started_at=now())
-        state.epochs, state.final = [], None
+        state.epochs, state.last_report = [], None
         self._save(state)
         if self.tracker and state.run_id is None:
             self.writer.submit(lambda: self._start_run(state))
@@ -84,8 +79,8 @@ class TrialRecorder(Callback):
         state = self.trials[trial.config["trial_index"]]
         epochs = list(result.get("epochs") or [])
         state.epochs.extend(epochs)
-        if result.get("final") is not None:
-            state.final = result["final"]
+        if "attempts" in result:  # the trial's last report
+            state.last_report = result
         if self.tracker and epochs:
             names = {"train_loss": "train_loss", "val_loss": "val_loss", "val_score": f"val_{self.metric}",
                      "seconds": "epoch_seconds"}
@@ -94,23 +89,27 @@ class TrialRecorder(Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         state = self.trials[trial.config["trial_index"]]
-        final = state.final or {}
+        report = state.last_report or {"final": None, "error": "the trial ended without reporting a result", "attempts": 1}
+        # attempts: restarts after infra failures, plus the in-process retries of the last start
+        attempts = state.record.attempts - 1 + int(report["attempts"])
+        if report["final"] is None:
+            self._finish(state, "error", report.get("error"), attempts=attempts)
+            return
+        final = report["final"]
         values = {k: final[k] for k in ("val_score", "test_score", "val_n", "test_n", "epochs", "best_epoch",
                                           "param_count", "memory_estimate_bytes", "train_seconds",
-                                          "samples_per_second") if k in final}
-        status = final.get("status", "error")
-        message = final.get("message") if final else "the trial ended without reporting a result"
-        self._finish(state, status, message, **values)
+                                          "samples_per_second")}
+        self._finish(state, final["status"], final.get("message"), attempts=attempts, **values)
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """An infra failure (lost worker, out of memory): Tune re-queues the trial with the same config."""
         state = self.trials[trial.config["trial_index"]]
-        state.record = replace(state.record, message=_error_text(trial))
+        state.record = replace(state.record, status="infra", message=_error_text(trial))
         self._save(state)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        state = self.trials[trial.config["trial_index"]]
-        text = _error_text(trial)
-        self._finish(state, "infra" if any(m in text for m in INFRA_MARKERS) else "error", text)
+        """Tune gave up re-queueing the trial: its worker kept failing (errors of the code never get here)."""
+        self._finish(self.trials[trial.config["trial_index"]], "infra", _error_text(trial))
 
     def close(self) -> None:
         """Wait for every queued write."""
