@@ -99,9 +99,8 @@ def _run_tune(spec: SweepSpec, sweep_id: str, params: list[dict[str, object]], d
                    "cuda" if gpus > 0 else "cpu", spec.max_retries)
 
     recorder = TrialRecorder(ledger, tracker, sweep_id, parent_run_id, dict(enumerate(params)), spec.metric)
-    callbacks: list[Any] = [recorder]
-    if not quiet:
-        callbacks.append(Progress(recorder, spec.trials, spec.metric, spec.mode))
+    progress = None if quiet else Progress(recorder, spec.trials, spec.metric, spec.mode)
+    callbacks: list[Any] = [recorder] + ([progress] if progress else [])
     tuner = tune.Tuner(
         tune.with_resources(tune.with_parameters(run_trial, data=data, job=job), {"cpu": cpus, "gpu": gpus}),
         param_space={"trial_index": tune.grid_search(list(range(spec.trials)))},
@@ -117,8 +116,8 @@ def _run_tune(spec: SweepSpec, sweep_id: str, params: list[dict[str, object]], d
     try:
         tuner.fit()
     finally:
-        for callback in callbacks[1:]:
-            callback.close()
+        if progress:
+            progress.close()
     return recorder
 
 

@@ -11,9 +11,7 @@ import time
 from collections import Counter
 from typing import Any, TextIO
 
-from ray.tune import Callback
-
-from searchsvc.recorder import TrialRecorder
+from searchsvc.recorder import DriverCallback, TrialRecorder
 
 
 def format_progress(counts: Counter[str], total: int, best: tuple[int, float] | None, metric: str,
@@ -35,12 +33,13 @@ def _clock(seconds: float) -> str:
     return f"{m // 60}h{m % 60:02d}m" if m >= 60 else f"{m}m{s:02d}s"
 
 
-class Progress(Callback):
+class Progress(DriverCallback):
     """Reads the recorder's state (so it must come after it in Tune's callback list)."""
 
-    def __init__(self, recorder: TrialRecorder, total: int, metric: str, mode: str, stream: TextIO = sys.stderr) -> None:
-        self.recorder, self.total, self.metric, self.mode, self.stream = recorder, total, metric, mode, stream
-        self.live = stream.isatty()
+    def __init__(self, recorder: TrialRecorder, total: int, metric: str, mode: str, stream: TextIO | None = None) -> None:
+        self.recorder, self.total, self.metric, self.mode = recorder, total, metric, mode
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty()
         self.start = time.monotonic()
         self._last_draw = 0.0
 

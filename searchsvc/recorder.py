@@ -55,7 +55,18 @@ class _TrialState:
     epochs: list[dict[str, float]] = field(default_factory=list)
 
 
-class TrialRecorder(Callback):
+class DriverCallback(Callback):
+    """A Tune callback that lives in the driver only. Tune pickles its callbacks for its own experiment
+    restore, which searchsvc does not use (``resume`` reads the ledger), so nothing of it is pickled."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        pass
+
+
+class TrialRecorder(DriverCallback):
     """Tune callback: trial start / results / completion / error → ledger rows and MLflow child runs."""
 
     def __init__(self, ledger: Ledger, tracker: Tracker | None, sweep_id: str, parent_run_id: str | None,

@@ -8,6 +8,7 @@ driver can write many runs from one thread. ``get_tracker(None | URI | Tracker)`
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -24,6 +25,7 @@ class Tracker:
 
     def __init__(self, tracking_uri: str) -> None:
         logging.getLogger("mlflow").setLevel(logging.WARNING)  # no "creating tables" chatter on stderr
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # stdout carries our data only
         from mlflow.tracking import MlflowClient
 
         self.tracking_uri = tracking_uri

@@ -17,7 +17,7 @@ def test_sweep_is_recorded_in_ledger_and_mlflow_identically_at_any_concurrency(r
 
     runs = {}
     for concurrent in (1, 2):
-        code, out, err = run("submit", str(write_spec(tmp_path, concurrent)), "--json")
+        code, out, err = run("submit", str(tiny_spec(concurrent)), "--json")
         assert code == 0, err
         runs[concurrent] = json.loads(out)
     code, out, _ = run("validate", str(tiny_spec(1)), "--show", "6", "--json")
@@ -38,10 +38,10 @@ def test_sweep_is_recorded_in_ledger_and_mlflow_identically_at_any_concurrency(r
         assert len(children) == 6
         by_index = {int(r.data.tags["searchsvc.trial_index"]): r for r in children}
         assert sorted(by_index) == list(range(6))
-        for k, run in by_index.items():
-            assert run.info.status == "FINISHED"
-            assert run.data.params["units"] == str(shown[k]["units"])
-            history = client.get_metric_history(run.info.run_id, "val_accuracy")
+        for k, child in by_index.items():
+            assert child.info.status == "FINISHED"
+            assert child.data.params["units"] == str(shown[k]["units"])
+            history = client.get_metric_history(child.info.run_id, "val_accuracy")
             assert len(history) == trials[k]["epochs"] >= 1
             assert [m.step for m in history] == list(range(1, len(history) + 1))
 
