@@ -1,1 +1,80 @@
-"""What is learned from finished trials: efficiency curves, estimators, importance and plots."""
+"""What is learned from finished trials: efficiency curves, estimators, importance and plots.
+
+The public names below are imported on first use (PEP 562), so ``import analysis`` loads neither
+pandas, scipy, matplotlib nor optuna. Start with :func:`analyze` (everything, into a folder) or
+:func:`load_trials` (the validated table); the estimators work on plain arrays as well.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+_EXPORTS = {
+    "analyze": "pipeline",
+    "Report": "report",
+    "load_trials": "table",
+    "write_trials": "table",
+    "TrialTable": "table",
+    "StatusCounts": "table",
+    "efficiency_curve": "efficiency",
+    "EfficiencyCurve": "efficiency",
+    "EfficiencyLevel": "efficiency",
+    "best_by_validation": "efficiency",
+    "best_probabilities": "noise",
+    "best_probabilities_mc": "noise",
+    "binomial_variance": "noise",
+    "mixture": "noise",
+    "noise_aware": "noise",
+    "NoiseEstimate": "noise",
+    "expected_best": "expected_best",
+    "rank_probabilities": "expected_best",
+    "ExpectedBest": "expected_best",
+    "trials_needed": "trials_needed",
+    "top_probability": "trials_needed",
+    "trials_for": "trials_needed",
+    "TrialsNeeded": "trials_needed",
+    "Doubling": "trials_needed",
+    "best_choice": "best_trial",
+    "BestChoice": "best_trial",
+    "TrialChoice": "best_trial",
+    "param_space": "space",
+    "infer_distribution": "space",
+    "ParamSpace": "space",
+    "fanova_importance": "importance",
+    "ParamImportance": "importance",
+    "marginal_effects": "marginals",
+    "Marginal": "marginals",
+    "MarginalPoint": "marginals",
+    "synthetic_trials": "synthetic",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'analysis' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"analysis.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from analysis.best_trial import BestChoice, TrialChoice, best_choice
+    from analysis.efficiency import EfficiencyCurve, EfficiencyLevel, best_by_validation, efficiency_curve
+    from analysis.expected_best import ExpectedBest, expected_best, rank_probabilities
+    from analysis.importance import ParamImportance, fanova_importance
+    from analysis.marginals import Marginal, MarginalPoint, marginal_effects
+    from analysis.noise import NoiseEstimate, best_probabilities, best_probabilities_mc, binomial_variance, mixture, noise_aware
+    from analysis.pipeline import analyze
+    from analysis.report import Report
+    from analysis.space import ParamSpace, infer_distribution, param_space
+    from analysis.synthetic import synthetic_trials
+    from analysis.table import StatusCounts, TrialTable, load_trials, write_trials
+    from analysis.trials_needed import Doubling, TrialsNeeded, top_probability, trials_for, trials_needed

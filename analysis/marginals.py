@@ -1,0 +1,131 @@
+"""Marginal effects: the mean validation score, with a 95% confidence interval, per value of a parameter.
+
+For every parameter: per category (categorical parameters, and numeric ones with at most
+``DISCRETE_MAX`` distinct values, e.g. ``layers``), or per quantile bin of its values (numeric ones,
+bins equal in count, on the log scale for log distributions). Each point is the mean validation
+score of the trials in it with the t interval mean ± t_{0.975, n−1}·sd/√n (none for n = 1).
+
+Interactions (the LSTM questions: dropout rate by placement, learning rate by optimizer) are the
+same per bin of the first parameter, one line per category of the second; the bins are shared by
+all lines. Only trials where the parameters are active count (``dropout`` has no value when the
+placement is none, so that line is absent). Diverged trials count at the worst score (see
+:mod:`analysis.table`), which is the cost of choosing such a config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import stats
+
+from analysis.space import ParamSpace, param_space
+from analysis.table import TrialTable
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+
+#: (parameter on the x axis, parameter whose categories make the lines)
+INTERACTIONS: tuple[tuple[str, str], ...] = (("dropout", "dropout_placement"), ("lr", "optimizer"))
+#: the LSTM questions first; other parameters follow in table order
+PREFERRED_ORDER = ("units", "layers", "dropout_placement", "dropout", "optimizer", "lr")
+DISCRETE_MAX = 8
+
+
+@dataclass(frozen=True)
+class MarginalPoint:
+    """Trials in one category or bin (of one line): count, mean score and its 95% CI."""
+
+    label: str
+    x: float | None
+    group: str | None
+    n: int
+    mean: float
+    ci_low: float | None
+    ci_high: float | None
+
+
+@dataclass(frozen=True)
+class Marginal:
+    """The points of one parameter (``by`` is None) or one interaction (one line per ``by`` category).
+
+    ``numeric``: points have x positions; ``discrete``: one point per distinct value, not per bin.
+    """
+
+    param: str
+    by: str | None
+    numeric: bool
+    discrete: bool
+    log: bool
+    points: tuple[MarginalPoint, ...]
+
+
+def marginal_effects(
+    table: TrialTable,
+    distributions: Mapping[str, BaseDistribution] | None = None,
+    *,
+    interactions: Sequence[tuple[str, str]] = INTERACTIONS,
+    bins: int = 5,
+) -> tuple[Marginal, ...]:
+    """One-way marginals of every parameter, then the ``interactions`` whose parameters both exist."""
+    space = param_space(table.params, distributions)
+    names = [p for p in PREFERRED_ORDER if p in space.names] + [p for p in space.names if p not in PREFERRED_ORDER]
+    out = [_marginal(table.val, space, p, None, bins) for p in names]
+    out += [_marginal(table.val, space, x, by, bins) for x, by in interactions if x in space.names and by in space.names]
+    return tuple(out)
+
+
+def mean_ci(scores: np.ndarray) -> tuple[float, float | None, float | None]:
+    """Mean and 95% t interval of ``scores`` (no interval for a single score)."""
+    n, mean = len(scores), float(np.mean(scores))
+    if n < 2:
+        return mean, None, None
+    half = float(stats.t.ppf(0.975, n - 1) * np.std(scores, ddof=1) / np.sqrt(n))
+    return mean, mean - half, mean + half
+
+
+def _marginal(scores: np.ndarray, space: ParamSpace, param: str, by: str | None, bins: int) -> Marginal:
+    active = space.active(param) & (space.active(by) if by else True)
+    codes, labels, xs, numeric = _binned(space, param, active, bins)
+    discrete = numeric and len(np.unique(space.values[param].to_numpy()[active].astype(float))) <= DISCRETE_MAX
+    groups = [None]
+    if by:
+        group_codes, group_labels, _, _ = _binned(space, by, active, bins)
+        groups = list(range(len(group_labels)))
+    points = []
+    for g in groups:
+        for b, (label, x) in enumerate(zip(labels, xs)):
+            inside = codes == b if g is None else (codes == b) & (group_codes == g)
+            if inside.any():
+                mean, low, high = mean_ci(scores[active][inside])
+                name = None if g is None else group_labels[g]
+                points.append(MarginalPoint(label, x, name, int(inside.sum()), mean, low, high))
+    return Marginal(param, by, numeric, discrete, numeric and space.is_log(param), tuple(points))
+
+
+def _binned(
+    space: ParamSpace, param: str, active: np.ndarray, bins: int
+) -> tuple[np.ndarray, list[str], list[float | None], bool]:
+    """Code (bin or category number) of each active trial, and each code's label and x position."""
+    values = space.values[param].to_numpy()[active]
+    if space.is_categorical(param):
+        seen = set(values)
+        choices = [c for c in space.distributions[param].choices if c in seen]  # type: ignore[attr-defined]
+        index = {c: i for i, c in enumerate(choices)}
+        codes = np.array([index[v] for v in values], dtype=int)
+        return codes, [str(c) for c in choices], [None] * len(choices), False
+    numbers = values.astype(float)
+    distinct = np.unique(numbers)
+    if len(distinct) <= DISCRETE_MAX:
+        return np.searchsorted(distinct, numbers), [f"{v:g}" for v in distinct], [float(v) for v in distinct], True
+    scale = np.log(numbers) if space.is_log(param) else numbers
+    edges = np.unique(np.quantile(scale, np.linspace(0, 1, bins + 1)))
+    codes = np.clip(np.searchsorted(edges, scale, side="right") - 1, 0, len(edges) - 2)
+    labels, xs = [], []
+    for b in range(len(edges) - 1):
+        inside = numbers[codes == b]
+        labels.append(f"{inside.min():.3g}–{inside.max():.3g}" if len(inside) else "")
+        xs.append(float(np.median(inside)) if len(inside) else None)
+    return codes, labels, xs, True

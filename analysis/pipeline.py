@@ -1,0 +1,186 @@
+"""``analyze``: every analysis of a trials table, written to a folder as figures, CSV tables and a summary.
+
+Files (``stem.png`` and ``stem.svg`` for each figure):
+
+=============================  ===============================================================
+efficiency.png/.svg            box plots per experiment size s, exact expected best, eq. 5–6 band
+expected_best.png/.svg         E[test of best-of-n] against n, with and without replacement
+trials_needed.png/.svg         P(best of s in the top q); gain and cost of doubling the trials
+marginals.png/.svg             mean validation score ± 95% CI per value/bin, interactions as lines
+importance.png/.svg            fANOVA importances (only with ``importance=True``)
+efficiency.csv                 the ``efficiency`` rows of the report
+efficiency_experiments.csv     every experiment: s, its first trial, its result, its eq. 5–6 score
+expected_best.csv              n (powers of two and log-spaced), mean and sd with/without replacement
+trials_needed.csv              s and P(best of s in the top q) per q
+trials_needed_doublings.csv    s → 2s: expected best at both, gain, extra trials and hours
+best_trials.csv                the 20 trials most probably best (by validation without set sizes)
+marginals.csv                  every marginal point
+importance.csv                 param, importance, scope, trials (only with ``importance=True``)
+summary.txt, report.json       ``Report.summary_text()`` and ``Report.to_json()``
+=============================  ===============================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from analysis.best_trial import best_choice
+from analysis.efficiency import efficiency_curve
+from analysis.expected_best import curve_sizes, expected_best
+from analysis.importance import fanova_importance
+from analysis.marginals import marginal_effects
+from analysis.report import Report
+from analysis.table import TrialTable
+from analysis.trials_needed import Doubling, trials_needed
+from searchsvc.errors import UsageError
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+
+DENSE_SIZES = 64  # log-spaced n of the expected-best curve, beside the powers of two
+
+
+def analyze(
+    table: str | os.PathLike[str] | pd.DataFrame,
+    out_dir: str | os.PathLike[str],
+    *,
+    mode: str,
+    distributions: Mapping[str, BaseDistribution] | None = None,
+    references: Mapping[str, float] | None = None,
+    metric_name: str = "score",
+    importance: bool = True,
+    figures: bool = True,
+    seed: int = 0,
+) -> Report:
+    """Analyse a trials table (path or DataFrame, see :mod:`analysis.table`) into ``out_dir``.
+
+    ``mode`` is the score's direction ("max" or "min"); ``distributions`` the sweep's search space
+    by parameter name (inferred from the table when absent); ``references`` horizontal lines on the
+    efficiency plot, e.g. ``{"grid search": 0.81}``; ``importance=False`` skips fANOVA (the slow
+    part) and ``figures=False`` the figures. Raises ``DataError`` for an invalid table.
+    """
+    trials = TrialTable.from_frame(table, mode=mode)
+    references = _checked_references(references)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    curve = efficiency_curve(trials)
+    sizes = curve_sizes(trials.size, dense=DENSE_SIZES)
+    best = best_choice(trials)
+    report = Report(
+        mode=mode,
+        metric_name=metric_name,
+        counts=trials.counts,
+        efficiency=curve,
+        expected_best=expected_best(trials.oriented_val, trials.test, sizes),
+        expected_best_replacement=expected_best(trials.oriented_val, trials.test, sizes, replacement=True),
+        trials_needed=trials_needed(trials),
+        best=best,
+        ranking=best.ranking(trials),
+        importance=fanova_importance(trials, distributions, seed=seed) if importance else None,
+        marginals=marginal_effects(trials, distributions),
+    )
+    files = _write_tables(report, trials, out)
+    if figures:
+        files += _write_figures(report, out, references)
+    files += [out / "summary.txt", out / "report.json"]
+    report = dataclasses.replace(report, files=tuple(files))
+    (out / "summary.txt").write_text(report.summary_text() + "\n", encoding="utf-8")
+    (out / "report.json").write_text(report.to_json() + "\n", encoding="utf-8")
+    return report
+
+
+def _checked_references(references: Mapping[str, float] | None) -> dict[str, float]:
+    checked = {}
+    for name, value in (references or {}).items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if not math.isfinite(number):
+            raise UsageError(f"references[{name!r}] must be a finite number (a score to draw as a line); got {value!r}.")
+        checked[str(name)] = number
+    return checked
+
+
+def _write_tables(report: Report, trials: TrialTable, out: Path) -> list[Path]:
+    with_replacement = {e.n: e for e in report.expected_best_replacement}
+    need = report.trials_needed
+    tables = {
+        "efficiency": pd.DataFrame([lvl.row() for lvl in report.efficiency.levels]),
+        "efficiency_experiments": _experiments_frame(report, trials),
+        "expected_best": pd.DataFrame(
+            {
+                "n": e.n,
+                "mean": e.mean,
+                "sd": e.sd,
+                "mean_with_replacement": with_replacement[e.n].mean,
+                "sd_with_replacement": with_replacement[e.n].sd,
+            }
+            for e in report.expected_best
+        ),
+        "trials_needed": pd.DataFrame(
+            {"s": need.sizes, **{f"p_top_{q:g}": need.probability[:, k] for k, q in enumerate(need.quantiles)}}
+        ),
+        "trials_needed_doublings": pd.DataFrame(
+            [dataclasses.asdict(d) for d in need.doublings], columns=[f.name for f in dataclasses.fields(Doubling)]
+        ),
+        "best_trials": pd.DataFrame([dataclasses.asdict(c) for c in report.ranking]),
+        "marginals": pd.DataFrame(
+            [{"param": m.param, "by": m.by, **dataclasses.asdict(p)} for m in report.marginals for p in m.points],
+            columns=["param", "by", "group", "label", "x", "n", "mean", "ci_low", "ci_high"],
+        ),
+    }
+    if report.importance is not None:
+        tables["importance"] = pd.DataFrame(
+            [dataclasses.asdict(i) for i in report.importance], columns=["param", "importance", "scope", "trials"]
+        )
+    paths = []
+    for stem, frame in tables.items():
+        path = out / f"{stem}.csv"
+        frame.to_csv(path, index=False)
+        paths.append(path)
+    return paths
+
+
+def _experiments_frame(report: Report, trials: TrialTable) -> pd.DataFrame:
+    parts = []
+    for lvl in report.efficiency.levels:
+        n = lvl.experiments
+        parts.append(
+            pd.DataFrame(
+                {
+                    "s": lvl.s,
+                    "experiment": np.arange(n),
+                    "first_trial_index": trials.trial_index[: n * lvl.s : lvl.s],
+                    "best_by_validation": lvl.values,
+                    "noise_aware_mean": lvl.noise_means if lvl.noise_means is not None else np.nan,
+                    "noise_aware_sd": lvl.noise_sds if lvl.noise_sds is not None else np.nan,
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _write_figures(report: Report, out: Path, references: Mapping[str, float]) -> list[Path]:
+    from analysis import plots
+
+    name = report.metric_name
+    figures = {
+        "efficiency": plots.efficiency_figure(report.efficiency, metric_name=name, references=references),
+        "expected_best": plots.expected_best_figure(
+            report.expected_best, report.expected_best_replacement, metric_name=name, size=report.counts.used
+        ),
+        "trials_needed": plots.trials_needed_figure(report.trials_needed, metric_name=name),
+        "marginals": plots.marginals_figure(report.marginals, metric_name=name),
+    }
+    if report.importance is not None:
+        figures["importance"] = plots.importance_figure(report.importance, metric_name=name)
+    return [path for stem, fig in figures.items() for path in plots.save_figure(fig, out, stem)]

@@ -1,0 +1,234 @@
+"""The figures of an analysis, drawn with matplotlib's object API on the Agg canvas (no pyplot state).
+
+Each ``*_figure`` function takes the results of one analysis and returns a ``Figure``;
+:func:`save_figure` writes it as PNG and SVG. Matplotlib is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from analysis.efficiency import EfficiencyCurve
+from analysis.expected_best import ExpectedBest
+from analysis.importance import WHERE_ACTIVE, ParamImportance
+from analysis.marginals import Marginal
+from analysis.trials_needed import TrialsNeeded
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+SCATTER_MAX = 30  # experiments drawn as points (beside the box) when there are at most this many
+
+
+def save_figure(fig: Figure, out_dir: Path, stem: str) -> tuple[Path, Path]:
+    """Write ``fig`` as ``stem.png`` and ``stem.svg`` in ``out_dir`` (SVG text stays text); returns both paths."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    png, svg = out_dir / f"{stem}.png", out_dir / f"{stem}.svg"
+    fig.savefig(png, dpi=100)
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(svg, metadata={"Date": None})
+    return png, svg
+
+
+def _figure(width: float, height: float, **margins: float) -> Figure:
+    """A figure with fixed margins (inches from each edge): constrained layout would double the drawing time."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    m = {"left": 0.8, "right": 0.2, "bottom": 0.6, "top": 0.45, "wspace": 0.3, "hspace": 0.45} | margins
+    fig.subplots_adjust(
+        left=m["left"] / width,
+        right=1 - m["right"] / width,
+        bottom=m["bottom"] / height,
+        top=1 - m["top"] / height,
+        wspace=m["wspace"],
+        hspace=m["hspace"],
+    )
+    return fig
+
+
+def _log_axis(ax: Axes, which: str = "x", base: float = 2) -> None:
+    """Log scale with plain tick labels and no minor ticks (mathtext labels and minor ticks are slow)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log", base=base)
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    axis.set_major_locator(LogLocator(base=base))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_locator(NullLocator())
+
+
+def efficiency_figure(
+    curve: EfficiencyCurve, *, metric_name: str, references: Mapping[str, float] | None = None
+) -> Figure:
+    """Bergstra & Bengio Fig. 2/5: box plots of the experiments' results per experiment size s."""
+    fig = _figure(9.0, 5.5, right=0.25)
+    ax = fig.add_subplot()
+    pos = np.log2([lvl.s for lvl in curve.levels])
+    ax.boxplot(
+        [lvl.values for lvl in curve.levels],
+        positions=pos,
+        widths=0.5,
+        whis=1.5,
+        manage_ticks=False,
+        patch_artist=True,
+        boxprops={"facecolor": "#dbe7f3", "edgecolor": "#33608c"},
+        medianprops={"color": "#33608c"},
+        flierprops={"markersize": 2, "alpha": 0.4},
+    )
+    rng = np.random.default_rng(0)
+    for p, lvl in zip(pos, curve.levels):
+        if lvl.experiments <= SCATTER_MAX:
+            ax.scatter(p + rng.uniform(-0.12, 0.12, lvl.experiments), lvl.values, s=9, color="#33608c", alpha=0.6, zorder=3)
+    ax.plot(pos, [lvl.expected_best for lvl in curve.levels], "o-", color="C1", ms=4, label="exact E[best of s] (no Monte Carlo)")
+    if curve.levels[0].noise_means is not None:
+        noise = [float(np.mean(lvl.noise_means)) for lvl in curve.levels]  # type: ignore[arg-type]
+        ax.plot(pos, noise, "d--", color="C2", ms=4, label="mean eq. 5 score (validation noise)")
+    if curve.band is not None:
+        ax.axhspan(curve.band.low, curve.band.high, color="C2", alpha=0.15, label=f"95% band, eq. 5–6 over all {curve.size} trials")
+    for k, (name, value) in enumerate((references or {}).items()):
+        ax.axhline(value, ls=":", lw=1.5, color=f"C{3 + k % 6}", label=name)
+    ax.set_xticks(pos, [str(lvl.s) for lvl in curve.levels])
+    ax.set_xlim(pos[0] - 0.6, pos[-1] + 0.6)
+    ax.set_xlabel("trials per experiment s (log₂ scale)")
+    ax.set_ylabel(f"test {metric_name} of the best-by-validation trial")
+    ax.set_title(f"Random experiment efficiency: {curve.size} trials re-partitioned into ⌊{curve.size}/s⌋ experiments")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def expected_best_figure(
+    without: Sequence[ExpectedBest], with_: Sequence[ExpectedBest], *, metric_name: str, size: int
+) -> Figure:
+    """E[test of best-of-n] against n, with and without replacement, the former ± one sd."""
+    fig = _figure(8.0, 5.0)
+    ax = fig.add_subplot()
+    n = np.array([e.n for e in without])
+    ax.fill_between(n, [e.low for e in without], [e.high for e in without], color="C0", alpha=0.2, label="± 1 sd of the best of n")
+    ax.plot(n, [e.mean for e in without], "-", color="C0", label="without replacement (subsets of the trials)")
+    ax.plot([e.n for e in with_], [e.mean for e in with_], "--", color="C1", label="with replacement (Dodge et al. 2019)")
+    powers = [e for e in without if e.n & (e.n - 1) == 0]
+    ax.plot([e.n for e in powers], [e.mean for e in powers], "o", color="C0", ms=4)
+    _log_axis(ax)
+    ax.set_xlabel("number of random trials n (log₂ scale)")
+    ax.set_ylabel(f"expected test {metric_name} of the best-by-validation trial")
+    ax.set_title(f"Expected best of n trials, exact from the empirical distribution of {size} trials")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def trials_needed_figure(needed: TrialsNeeded, *, metric_name: str) -> Figure:
+    """Left: P(best of s in the top q); right: expected gain and cost of doubling the trials."""
+    fig = _figure(12.0, 4.8, right=0.9, wspace=0.35)
+    left, right = fig.subplots(1, 2)
+    sizes = np.array(needed.sizes)
+    for k, q in enumerate(needed.quantiles):
+        left.plot(sizes, needed.probability[:, k], "o-", ms=3, color=f"C{k}", label=f"top {q:.0%} (95% at s = {needed.needed[k]})")
+    left.axhline(0.95, ls="--", color="grey", lw=1)
+    _log_axis(left)
+    left.set_xlabel("trials s (log₂ scale)")
+    left.set_ylabel("P(best of s trials is in the top q)")
+    left.set_title("P = 1 − (1 − q)^s")
+    left.grid(alpha=0.3)
+    left.legend(fontsize=8, loc="lower right")
+    _doubling_axes(right, needed, metric_name)
+    return fig
+
+
+def _doubling_axes(ax: Axes, needed: TrialsNeeded, metric_name: str) -> None:
+    if not needed.doublings:
+        ax.text(0.5, 0.5, "needs at least 2 trials", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return
+    s = np.array([d.s for d in needed.doublings])
+    ax.plot(s, [d.gain for d in needed.doublings], "o-", color="C0", label=f"expected gain in test {metric_name}")
+    _log_axis(ax)
+    ax.set_xlabel("going from s to 2s trials: s (log₂ scale)")
+    ax.set_ylabel(f"expected gain in test {metric_name}")
+    ax.set_title("What doubling the number of trials buys")
+    ax.grid(alpha=0.3)
+    if needed.mean_train_seconds is not None:
+        twin = ax.twinx()
+        twin.plot(s, [d.extra_hours for d in needed.doublings], "s--", color="C3", ms=3, label="extra compute (hours)")
+        _log_axis(twin, "y", base=10)
+        twin.set_ylabel("extra compute for s more trials (hours)")
+        handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+        ax.legend(handles=handles, fontsize=8, loc="upper center")
+    else:
+        ax.legend(fontsize=8, loc="upper right")
+
+
+def importance_figure(importances: Sequence[ParamImportance], *, metric_name: str) -> Figure:
+    """Horizontal bars of fANOVA importances; conditional parameters (scope "where active") hatched."""
+    fig = _figure(8.0, 1.2 + 0.45 * max(len(importances), 2), left=2.8, bottom=0.55, top=0.4)
+    ax = fig.add_subplot()
+    if not importances:
+        ax.text(0.5, 0.5, "no param_ columns to assess", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    rows = list(reversed(importances))
+    labels = [r.param if r.scope != WHERE_ACTIVE else f"{r.param} (where active, {r.trials} trials)" for r in rows]
+    conditional = [r.scope == WHERE_ACTIVE for r in rows]
+    bars = ax.barh(labels, [r.importance for r in rows], color=["C1" if c else "C0" for c in conditional])
+    for bar, c in zip(bars, conditional):
+        bar.set_hatch("//" if c else "")
+    ax.set_xlabel(f"fANOVA importance (share of the variance of validation {metric_name})")
+    ax.set_title("Which hyperparameters matter (orange: within the trials where the parameter is active)")
+    ax.set_xlim(0, 1)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def marginals_figure(marginals: Sequence[Marginal], *, metric_name: str, columns: int = 3) -> Figure:
+    """A grid of marginal-effect panels: mean validation score ± 95% CI per value/bin (lines per group)."""
+    rows = max(1, -(-len(marginals) // columns))
+    fig = _figure(4.2 * columns, 3.3 * rows, left=0.75, top=0.65, bottom=0.5, wspace=0.4, hspace=0.75)
+    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
+    for ax, marginal in zip(axes, marginals):
+        _marginal_axes(ax, marginal, metric_name)
+    for ax in axes[len(marginals) :]:
+        ax.set_axis_off()
+    if not marginals:
+        axes[0].text(0.5, 0.5, "no param_ columns", ha="center", va="center", transform=axes[0].transAxes)
+    fig.suptitle(f"Marginal effects on validation {metric_name} (mean ± 95% CI)")
+    return fig
+
+
+def _marginal_axes(ax: Axes, marginal: Marginal, metric_name: str) -> None:
+    groups = list(dict.fromkeys(p.group for p in marginal.points))
+    labels = list(dict.fromkeys(p.label for p in marginal.points))
+    for k, group in enumerate(groups):
+        points = [p for p in marginal.points if p.group == group]
+        if marginal.numeric:
+            x = np.array([p.x for p in points], dtype=float)
+        else:
+            offset = 0.0 if len(groups) == 1 else (k - (len(groups) - 1) / 2) * 0.12
+            x = np.array([labels.index(p.label) + offset for p in points])
+        mean = np.array([p.mean for p in points])
+        err = np.array([[p.mean - (p.ci_low if p.ci_low is not None else p.mean) for p in points],
+                        [(p.ci_high if p.ci_high is not None else p.mean) - p.mean for p in points]])
+        style = "o-" if marginal.numeric else "o"
+        ax.errorbar(x, mean, yerr=err, fmt=style, ms=4, capsize=3, color=f"C{k}", label=None if group is None else str(group))
+    if marginal.log:
+        _log_axis(ax, base=10)
+    if not marginal.numeric:
+        ax.set_xticks(range(len(labels)), labels, rotation=30 if max(map(len, labels), default=0) > 6 else 0)
+    elif marginal.discrete:
+        ticks = {p.x: p.label for p in marginal.points}
+        ax.set_xticks(list(ticks), list(ticks.values()))
+    ax.set_title(marginal.param if marginal.by is None else f"{marginal.param} by {marginal.by}")
+    ax.set_xlabel(marginal.param + (" (log scale)" if marginal.log else ""))
+    ax.set_ylabel(f"validation {metric_name}")
+    ax.grid(alpha=0.3)
+    if marginal.by is not None:
+        ax.legend(fontsize=7, title=marginal.by, title_fontsize=7)

@@ -1,0 +1,144 @@
+"""The result of an analysis: one frozen ``Report``, its JSON form and its short text summary.
+
+``Report.to_json()`` gives one object with the keys
+
+``mode``, ``metric_name``, ``trials`` (used)   — what was analysed
+``status_counts``      ok / diverged / error / infra / used
+``efficiency``         one row per s: ``s``, ``experiments``, ``mean``, ``median``, ``q1``, ``q3``, ``min``,
+                       ``max`` (over the experiments' best-by-validation test scores), ``expected_best``
+                       (exact, without replacement, n = s) and ``noise_aware_mean`` (null without set sizes)
+``noise_aware``        ``mean``, ``sd``, ``low``, ``high`` of eq. 5–6 over all trials, or null
+``best``               ``by_validation`` and ``most_probable`` (null without set sizes): trial_index,
+                       val_score, test_score, p_best
+``expected_best``      rows n (powers of two): mean, sd, with and without replacement
+``trials_needed``      ``rows`` (s and P for each q), ``needed_95``, ``doublings``, ``mean_train_seconds``
+``importance``         rows param, importance, scope, trials; null when not computed
+``files``              paths written
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from analysis.best_trial import BestChoice, TrialChoice
+from analysis.efficiency import EfficiencyCurve
+from analysis.expected_best import ExpectedBest
+from analysis.importance import WHERE_ACTIVE, ParamImportance
+from analysis.marginals import Marginal
+from analysis.table import StatusCounts
+from analysis.trials_needed import TrialsNeeded
+
+
+@dataclass(frozen=True, eq=False)
+class Report:
+    """Everything :func:`analysis.analyze` computed, and the files it wrote."""
+
+    mode: str
+    metric_name: str
+    counts: StatusCounts
+    efficiency: EfficiencyCurve
+    expected_best: tuple[ExpectedBest, ...]
+    expected_best_replacement: tuple[ExpectedBest, ...]
+    trials_needed: TrialsNeeded
+    best: BestChoice
+    ranking: tuple[TrialChoice, ...]
+    importance: tuple[ParamImportance, ...] | None
+    marginals: tuple[Marginal, ...]
+    files: tuple[Path, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON object (module docstring) as Python data; NaN becomes None."""
+        band = self.efficiency.band
+        with_replacement = {e.n: e for e in self.expected_best_replacement}
+        need = self.trials_needed
+        data = {
+            "mode": self.mode,
+            "metric_name": self.metric_name,
+            "trials": self.counts.used,
+            "status_counts": self.counts.as_dict(),
+            "efficiency": [lvl.row() for lvl in self.efficiency.levels],
+            "noise_aware": None if band is None else {"mean": band.mean, "sd": band.sd, "low": band.low, "high": band.high},
+            "best": {
+                "by_validation": asdict(self.best.by_validation),
+                "most_probable": None if self.best.most_probable is None else asdict(self.best.most_probable),
+            },
+            "expected_best": [
+                {
+                    "n": e.n,
+                    "mean": e.mean,
+                    "sd": e.sd,
+                    "mean_with_replacement": with_replacement[e.n].mean,
+                    "sd_with_replacement": with_replacement[e.n].sd,
+                }
+                for e in self.expected_best
+                if e.n & (e.n - 1) == 0
+            ],
+            "trials_needed": {
+                "rows": [
+                    {"s": s, **{f"p_top_{q:g}": float(p) for q, p in zip(need.quantiles, need.probability[k])}}
+                    for k, s in enumerate(need.sizes)
+                ],
+                "needed_95": [{"q": q, "trials": n} for q, n in zip(need.quantiles, need.needed)],
+                "doublings": [asdict(d) for d in need.doublings],
+                "mean_train_seconds": need.mean_train_seconds,
+            },
+            "importance": None if self.importance is None else [asdict(i) for i in self.importance],
+            "files": [str(f) for f in self.files],
+        }
+        return _plain(data)  # type: ignore[return-value]
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    def summary_text(self) -> str:
+        """A few lines for a terminal: counts, best trials, the band, expected bests, trials needed, importance."""
+        c, m = self.counts, self.metric_name
+        lines = [
+            f"{c.used} trials analysed (ok {c.ok}, diverged {c.diverged} at the worst score); "
+            f"left out: error {c.error}, infra {c.infra}. Score: {m}, {'higher' if self.mode == 'max' else 'lower'} is better.",
+            _choice_line("Best by validation", self.best.by_validation, m),
+        ]
+        if self.best.most_probable is not None:
+            lines.append(_choice_line("Most probably best (eq. 5)", self.best.most_probable, m))
+        band = self.efficiency.band
+        if band is not None:
+            lines.append(f"Noise-aware test {m} over all trials (eq. 5–6): {band.mean:.4f} ± {band.sd:.4f} (95%: {band.low:.4f} to {band.high:.4f})")
+        else:
+            lines.append("No val_n/test_n: the noise model (eq. 5–6) was skipped.")
+        shown = [e for e in self.expected_best if e.n & (e.n - 1) == 0]
+        lines.append(f"Expected best test {m} of n trials: " + ", ".join(f"n={e.n} {e.mean:.4f}" for e in shown[:: max(1, len(shown) // 6)]))
+        need = self.trials_needed
+        lines.append("Trials for a 95% chance of the top q: " + ", ".join(f"top {q:.0%}: {n}" for q, n in zip(need.quantiles, need.needed)))
+        if need.doublings:
+            d = need.doublings[-1]
+            cost = "" if d.extra_hours is None else f", {d.extra_hours:.1f} more hours of training"
+            lines.append(f"Doubling {d.s} → {2 * d.s} trials: expected gain {d.gain:+.4f} {m}{cost}.")
+        if self.importance:
+            lines.append(
+                "Importance (fANOVA): "
+                + ", ".join(f"{i.param} {i.importance:.2f}" + (" (where active)" if i.scope == WHERE_ACTIVE else "") for i in self.importance)
+            )
+        if self.files:
+            lines.append(f"{len(self.files)} files written to {self.files[0].parent}")
+        return "\n".join(lines)
+
+
+def _choice_line(title: str, choice: TrialChoice, metric_name: str) -> str:
+    p = "" if choice.p_best is None else f", P(truly best) = {choice.p_best:.3f}"
+    return f"{title}: trial {choice.trial_index} (val {metric_name} {choice.val_score:.4f}, test {choice.test_score:.4f}{p})"
+
+
+def _plain(value: object) -> object:
+    """JSON-ready: numpy scalars to Python, NaN/inf to None, tuples to lists."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()  # type: ignore[union-attr]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

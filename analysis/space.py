@@ -1,0 +1,139 @@
+"""The search space seen in a trials table: one optuna distribution per ``param_<name>`` column.
+
+The caller may pass the sweep's own distributions (the spec's search space); any parameter not
+given is inferred from its column:
+
+* non-numeric values (strings, booleans, mixed) → ``CategoricalDistribution`` of the values seen;
+* integral numbers → ``IntDistribution``, numbers otherwise → ``FloatDistribution``, over
+  [min, max] of the values seen, on a log scale when all are > 0 and max/min ≥ 100.
+
+Empty cells (NaN, None, "") mean the parameter is inactive in that trial (conditional parameters,
+e.g. ``dropout`` when ``dropout_placement`` is none); a column with no value at all is dropped.
+Values are converted to the distribution's type (a categorical value read back from CSV as the
+string "True" matches the choice ``True``); a value outside its distribution is a ``DataError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from searchsvc.errors import DataError
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+
+LOG_RATIO = 100.0
+
+
+@dataclass(frozen=True, eq=False)
+class ParamSpace:
+    """Distributions and converted values (object columns, ``None`` where inactive) of a table's params."""
+
+    distributions: Mapping[str, BaseDistribution]
+    values: pd.DataFrame = field(repr=False)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.distributions)
+
+    def is_categorical(self, name: str) -> bool:
+        from optuna.distributions import CategoricalDistribution
+
+        return isinstance(self.distributions[name], CategoricalDistribution)
+
+    def is_log(self, name: str) -> bool:
+        return bool(getattr(self.distributions[name], "log", False))
+
+    def active(self, name: str) -> np.ndarray:
+        return self.values[name].notna().to_numpy()
+
+
+def param_space(params: pd.DataFrame, distributions: Mapping[str, BaseDistribution] | None = None) -> ParamSpace:
+    """The space of ``params`` (param columns with the ``param_`` prefix stripped); see the module docstring."""
+    given = dict(distributions or {})
+    dists: dict[str, BaseDistribution] = {}
+    values = {}
+    for name in params.columns:
+        column = params[name]
+        missing = column.isna().to_numpy()
+        if column.dtype == object or pd.api.types.is_string_dtype(column):
+            missing = missing | column.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(bool)
+        if missing.all():
+            continue
+        seen = column[~missing]
+        dist = given[name] if name in given else infer_distribution(seen)
+        converted = np.full(len(column), None, dtype=object)
+        converted[~missing] = _converted(name, dist, seen)
+        dists[name] = dist
+        values[name] = converted
+    return ParamSpace(dists, pd.DataFrame(values, index=params.index, dtype=object))
+
+
+def infer_distribution(seen: pd.Series) -> BaseDistribution:
+    """A distribution for the (non-missing) values ``seen`` (rules in the module docstring)."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    kind = pd.api.types.infer_dtype(seen, skipna=True)
+    numbers = pd.to_numeric(seen, errors="coerce") if kind in ("integer", "floating", "mixed-integer-float", "decimal") else None
+    if numbers is None or numbers.isna().any():
+        choices = sorted({_plain(v) for v in seen}, key=lambda v: (str(type(v)), str(v)))
+        return CategoricalDistribution(choices)
+    low, high = float(numbers.min()), float(numbers.max())
+    log = low > 0 and high / low >= LOG_RATIO
+    if (numbers == np.round(numbers)).all():
+        return IntDistribution(int(low), int(high), log=log)
+    return FloatDistribution(low, high, log=log)
+
+
+def _converted(name: str, dist: BaseDistribution, seen: pd.Series) -> list[object]:
+    """``seen`` in the distribution's own types, or a ``DataError`` naming the column."""
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    column = "param_" + name
+    if isinstance(dist, CategoricalDistribution):
+        lookup = {}
+        for value in pd.unique(seen):
+            match = [c for c in dist.choices if _same_choice(c, value)]
+            if not match:
+                raise DataError(
+                    f"Column {column!r} has the value {_plain(value)!r}, which is not among the choices "
+                    f"{list(dist.choices)!r} of its distribution. Fix the value or pass a distribution that includes it."
+                )
+            lookup[value] = match[0]
+        return [lookup[v] for v in seen]
+    numbers = pd.to_numeric(seen, errors="coerce").to_numpy(float)
+    bad = ~np.isfinite(numbers)
+    if bad.any():
+        raise DataError(f"Column {column!r} must be numeric for its {type(dist).__name__}; got {_plain(seen[bad].iloc[0])!r}.")
+    low, high = dist.low, dist.high  # type: ignore[attr-defined]
+    outside = (numbers < low) | (numbers > high)
+    if outside.any():
+        raise DataError(
+            f"Column {column!r} has the value {_plain(seen[outside].iloc[0])!r} outside its distribution's range [{low}, {high}]. "
+            "Fix the value, or pass the sweep's distributions (or none, to infer them from the table)."
+        )
+    if isinstance(dist, IntDistribution):
+        if (numbers != np.round(numbers)).any():
+            raise DataError(f"Column {column!r} must hold integers for its IntDistribution; got {_plain(seen[numbers != np.round(numbers)].iloc[0])!r}.")
+        return np.round(numbers).astype(np.int64).tolist()
+    return numbers.tolist()
+
+
+def _same_choice(choice: object, value: object) -> bool:
+    if choice is value or (type(choice) is type(value) and choice == value):
+        return True
+    if isinstance(choice, (int, float)) and not isinstance(choice, bool):
+        try:
+            return float(value) == float(choice)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return False
+    return str(choice) == str(value)
+
+
+def _plain(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value
