@@ -1,0 +1,137 @@
+"""experiments.model: parameter-count formula, shapes, dropout placement, memory estimate."""
+
+import dataclasses
+import itertools
+
+import pytest
+import torch
+from torch import nn
+
+from experiments.hyperparams import OPTIMIZERS, PLACEMENTS, LSTMConfig
+from experiments.model import LSTMModel, estimate_training_memory, optimizer_state_tensors, param_count
+
+
+@pytest.mark.parametrize(
+    "units, layers, bidirectional, placement, n_features, n_outputs",
+    list(itertools.product([1, 7, 32], [1, 2, 3], [False, True], PLACEMENTS, [1, 5], [1, 10])),
+)
+def test_param_count_formula_matches_torch(units, layers, bidirectional, placement, n_features, n_outputs):
+    config = LSTMConfig(units=units, layers=layers, bidirectional=bidirectional, dropout_placement=placement, dropout=0.3)
+    model = LSTMModel(config, n_features, n_outputs)
+    assert param_count(config, n_features, n_outputs) == sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("layers", [1, 3])
+def test_forward_shape(layers, bidirectional):
+    model = LSTMModel(LSTMConfig(units=8, layers=layers, bidirectional=bidirectional), n_features=3, n_outputs=4)
+    assert model(torch.randn(7, 11, 3)).shape == (7, 4)
+
+
+def test_head_reads_the_last_layers_final_states_of_both_directions():
+    model = LSTMModel(LSTMConfig(units=5, layers=2, bidirectional=True), n_features=2, n_outputs=3).eval()
+    x = torch.randn(4, 6, 2)
+    seq, (h_n, _) = model.lstm(x)
+    forward_last, backward_first = seq[:, -1, :5], seq[:, 0, 5:]  # final states of each direction
+    torch.testing.assert_close(torch.cat([h_n[-2], h_n[-1]], dim=1), torch.cat([forward_last, backward_first], dim=1))
+    torch.testing.assert_close(model(x), model.head(torch.cat([h_n[-2], h_n[-1]], dim=1)))
+
+
+def _dropout_rates(model):
+    return model.input_dropout.p, model.lstm.dropout, model.output_dropout.p
+
+
+@pytest.mark.parametrize(
+    "placement, layers, rates",
+    [
+        ("none", 2, (0.0, 0.0, 0.0)),
+        ("input", 2, (0.5, 0.0, 0.0)),
+        ("between", 2, (0.0, 0.5, 0.0)),
+        ("between", 1, (0.0, 0.0, 0.0)),  # needs two layers: trains without dropout
+        ("output", 2, (0.0, 0.0, 0.5)),
+    ],
+)
+def test_dropout_acts_only_where_placed(placement, layers, rates):
+    model = LSTMModel(LSTMConfig(units=16, layers=layers, dropout_placement=placement, dropout=0.5), 4, 3)
+    assert _dropout_rates(model) == rates
+    x = torch.randn(8, 10, 4)
+    model.train()
+    torch.manual_seed(0)
+    first = model(x)
+    second = model(x)
+    assert torch.equal(first, second) == (max(rates) == 0.0)  # dropout makes train-mode passes differ
+    model.eval()
+    assert torch.equal(model(x), model(x))
+
+
+def test_invalid_placement_is_refused():
+    with pytest.raises(ValueError, match="dropout_placement"):
+        LSTMModel(LSTMConfig(dropout_placement="everywhere"), 1, 2)
+
+
+def test_optimizer_state_tensors():
+    def count(optimizer, momentum):
+        return optimizer_state_tensors(LSTMConfig(optimizer=optimizer, momentum=momentum))
+
+    assert [count(o, 0.9) for o in OPTIMIZERS] == [1, 2, 2, 1, 2]
+    assert [count("sgd", m) for m in (None, 0.0)] == [0, 0]
+    assert [count("rmsprop", m) for m in (None, 0.0)] == [1, 1]
+
+
+def test_memory_estimate_parts_and_scaling():
+    config = LSTMConfig(units=64, layers=2, optimizer="adam")
+    small = estimate_training_memory(config, 1, 10, timesteps=40, batch_size=32)
+    p = param_count(config, 1, 10)
+    assert small.weights == small.gradients == 4 * p
+    assert small.optimizer_state == 8 * p
+    assert small.total == small.weights + small.gradients + small.optimizer_state + small.activations
+    large = estimate_training_memory(config, 1, 10, timesteps=40, batch_size=128)
+    assert 3.5 < large.activations / small.activations < 4.1  # ~linear in the batch
+    sgd = estimate_training_memory(dataclasses.replace(config, optimizer="sgd", momentum=None), 1, 10, 40, 32)
+    assert sgd.optimizer_state == 0
+
+
+def _allocator_peak(config, n_features, n_outputs, timesteps, batch_size):
+    """Peak bytes the torch CPU allocator holds over model creation and two Adam steps (profiler)."""
+    try:
+        from torch._C._profiler import _EventType
+        from torch.profiler import ProfilerActivity, profile
+    except ImportError:
+        pytest.skip("torch profiler internals moved")
+    x, y = torch.randn(batch_size, timesteps, n_features), torch.randint(0, n_outputs, (batch_size,))
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        model = LSTMModel(config, n_features, n_outputs)
+        optimizer = torch.optim.Adam(model.parameters())
+        for _ in range(2):
+            optimizer.zero_grad(set_to_none=True)
+            nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+
+    def walk(nodes):
+        for node in nodes:
+            yield node
+            yield from walk(node.children)
+
+    try:
+        events = sorted(
+            (n.start_time_ns, n.extra_fields.alloc_size, n.extra_fields.total_allocated)
+            for n in walk(prof.profiler.kineto_results.experimental_event_tree())
+            if n.tag == _EventType.Allocation
+        )
+    except AttributeError:
+        pytest.skip("torch profiler internals moved")
+    start = events[0][2] - events[0][1]
+    return max(total for *_, total in events) - start
+
+
+@pytest.mark.parametrize(
+    "config, n_features, timesteps, batch_size",
+    [
+        (LSTMConfig(units=64), 1, 40, 64),
+        (LSTMConfig(units=48, layers=3, bidirectional=True, dropout_placement="between", dropout=0.2), 5, 30, 32),
+    ],
+)
+def test_memory_estimate_is_within_25_percent_of_the_allocator_peak(config, n_features, timesteps, batch_size):
+    measured = _allocator_peak(config, n_features, 10, timesteps, batch_size)
+    estimate = estimate_training_memory(config, n_features, 10, timesteps, batch_size).total
+    assert 0.75 < estimate / measured < 1.25, (estimate, measured)
