@@ -1,0 +1,261 @@
+"""The trainable: one trial trains an :class:`LSTMModel` on a :class:`Dataset` and reports a TrialResult.
+
+:func:`train_trial` trains with early stopping on the validation score, keeps the best epoch's weights
+and evaluates the test set once with them. A NaN/inf training loss ends the trial as ``diverged``:
+a result of the config, not an exception. The loop is a bare PyTorch loop (tensors moved once per
+data set and process, batches by index slicing, one host sync per epoch) so that it costs no speed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+import warnings
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from experiments.datasets import Dataset
+from experiments.hyperparams import OPTIMIZERS, LSTMConfig
+from experiments.model import LSTMModel, estimate_training_memory
+from experiments.results import EpochMetrics, TrialResult
+from experiments.settings import METRICS, Task, TrainingSettings
+
+
+@dataclass(frozen=True)
+class DatasetTensors:
+    """A :class:`Dataset`'s splits as tensors on one device."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+
+_TENSORS: weakref.WeakKeyDictionary[Dataset, dict[torch.device, DatasetTensors]] = weakref.WeakKeyDictionary()
+
+
+def dataset_tensors(data: Dataset, device: torch.device) -> DatasetTensors:
+    """``data`` as tensors on ``device``, built once per data set, device and process.
+
+    On CPU the tensors share the (read-only) arrays' memory; nothing here writes to them.
+    """
+    per_device = _TENSORS.setdefault(data, {})
+    if device not in per_device:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+            per_device[device] = DatasetTensors(
+                *(
+                    torch.from_numpy(getattr(data, name)).to(device)
+                    for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+                )
+            )
+    return per_device[device]
+
+
+def make_optimizer(config: LSTMConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+    """The config's optimizer; momentum (sgd, rmsprop) is 0 when inactive (``None``)."""
+    lr, weight_decay, momentum = config.lr, config.weight_decay or 0.0, config.momentum or 0.0
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if config.optimizer == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, weight_decay=weight_decay)
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {config.optimizer!r}")
+
+
+def batch_loss(task: Task, out: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy on logits (classification) or MSE on the single output (regression)."""
+    if task == "classification":
+        return F.cross_entropy(out, y, reduction=reduction)
+    return F.mse_loss(out.squeeze(-1), y, reduction=reduction)
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``None`` → CUDA when available (Ray hides GPUs a trial was not given), else CPU."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device: {device!r} was asked for, but torch sees no CUDA GPU; use 'cpu'")
+    return resolved
+
+
+def train_trial(
+    config: LSTMConfig,
+    data: Dataset,
+    training: TrainingSettings,
+    metric: str,
+    seed: int,
+    *,
+    threads: int | None = None,
+    device: str | None = None,
+    on_epoch: Callable[[EpochMetrics], None] | None = None,
+) -> TrialResult:
+    """Train one trial and return its result; ``on_epoch`` gets each finished epoch's metrics.
+
+    ``metric`` is a key of :data:`~experiments.settings.METRICS` and must suit ``data.task``.
+    ``seed`` fixes initialisation, dropout and batch order: on CPU the same seed and threads give the
+    same result. ``threads`` sets torch's intra-op threads for the call. ``device``: see
+    :func:`resolve_device`; on CUDA the forward pass runs in float16 autocast with a gradient scaler.
+
+    Diverged (NaN/inf training loss, parameters or validation loss): status ``diverged``, scores
+    ``None``, ``best_epoch`` the best finite epoch before (0 if none), and a message saying where.
+    """
+    started = time.perf_counter()
+    direction, needs = METRICS.get(metric, (None, None))
+    if direction is None:
+        raise ValueError(f"metric: expected one of {', '.join(METRICS)}, got {metric!r}")
+    if needs is not None and needs != data.task:
+        raise ValueError(f"metric: {metric!r} needs a {needs} data set, but {data.name!r} is {data.task}")
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _Trial(config, data, training, metric, seed, resolve_device(device)).run(on_epoch, started)
+    finally:
+        if threads is not None:
+            torch.set_num_threads(previous_threads)
+
+
+class _Trial:
+    """The state of one training run; :meth:`run` is the loop."""
+
+    def __init__(self, config, data, training, metric, seed, device):
+        self.config, self.data, self.training, self.metric = config, data, training, metric
+        self.maximize = METRICS[metric][0] == "max"
+        init_seed, shuffle_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2, np.uint64))
+        torch.manual_seed(init_seed)  # initialisation and dropout
+        np.random.seed(init_seed % 2**32)
+        self.shuffle = torch.Generator().manual_seed(shuffle_seed)
+        self.device = device
+        self.tensors = dataset_tensors(data, device)
+        self.model = LSTMModel(config, data.features, data.n_outputs).to(device)
+        self.optimizer = make_optimizer(config, self.model.parameters())
+        amp = device.type == "cuda"
+        self.autocast = torch.autocast("cuda", dtype=torch.float16) if amp else contextlib.nullcontext()
+        self.scaler = torch.amp.GradScaler("cuda", enabled=amp)
+
+    def run(self, on_epoch, started: float) -> TrialResult:
+        best_epoch, best_score, best_state = 0, math.nan, None
+        train_seconds = 0.0
+        message = None
+        n = len(self.tensors.y_train)
+        epoch = 0
+        for epoch in range(1, self.training.max_epochs + 1):
+            epoch_start = time.perf_counter()
+            losses = self._train_epoch().float().cpu().numpy()  # the epoch's one host sync
+            train_seconds += time.perf_counter() - epoch_start
+            message = self._divergence(losses, epoch)
+            if message is None:
+                val_loss, val_accuracy = self._evaluate(self.tensors.x_val, self.tensors.y_val)
+                if not math.isfinite(val_loss):
+                    message = f"validation loss became {val_loss} at epoch {epoch}"
+            if message is not None:
+                if best_state is not None:
+                    message += f" (best validation {self.metric} before: {best_score:.4g} at epoch {best_epoch})"
+                break
+            val_score = val_accuracy if self.metric == "accuracy" else val_loss
+            if on_epoch is not None:
+                train_loss = float(losses @ self._batch_sizes(n) / n)
+                on_epoch(EpochMetrics(epoch, train_loss, val_loss, val_score, time.perf_counter() - epoch_start))
+            if best_state is None or (val_score > best_score if self.maximize else val_score < best_score):
+                best_epoch, best_score = epoch, val_score
+                best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            elif self.training.patience is not None and epoch - best_epoch >= self.training.patience:
+                break
+
+        test_score = None
+        if message is None:
+            self.model.load_state_dict(best_state)
+            test_loss, test_accuracy = self._evaluate(self.tensors.x_test, self.tensors.y_test)
+            test_score = test_accuracy if self.metric == "accuracy" else test_loss
+        data, config = self.data, self.config
+        return TrialResult(
+            status="ok" if message is None else "diverged",
+            val_score=None if message else best_score,
+            test_score=test_score,
+            val_n=data.sizes.val,
+            test_n=data.sizes.test,
+            epochs=epoch,
+            best_epoch=best_epoch,
+            param_count=sum(p.numel() for p in self.model.parameters()),
+            memory_estimate_bytes=estimate_training_memory(
+                config, data.features, data.n_outputs, data.timesteps, config.batch_size
+            ).total,
+            train_seconds=time.perf_counter() - started,
+            samples_per_second=n * epoch / train_seconds if train_seconds > 0 else 0.0,
+            message=message,
+        )
+
+    def _batch_sizes(self, n: int) -> np.ndarray:
+        size = self.config.batch_size
+        sizes = np.full(-(-n // size), size, dtype=np.float32)
+        sizes[-1] = n - size * (len(sizes) - 1)
+        return sizes
+
+    def _train_epoch(self) -> torch.Tensor:
+        """One pass over the training set in a seeded random order; returns each step's loss (on device)."""
+        x, y, task = self.tensors.x_train, self.tensors.y_train, self.data.task
+        model, optimizer, scaler, clip = self.model, self.optimizer, self.scaler, self.training.grad_clip
+        params = list(model.parameters())
+        perm = torch.randperm(len(y), generator=self.shuffle).to(self.device, non_blocking=True)
+        size = self.config.batch_size
+        losses = []
+        model.train()
+        for start in range(0, len(y), size):
+            idx = perm[start : start + size]
+            optimizer.zero_grad(set_to_none=True)
+            with self.autocast:
+                out = model(x[idx])
+            loss = batch_loss(task, out.float(), y[idx])
+            scaler.scale(loss).backward()
+            if clip is not None:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(params, clip)
+            scaler.step(optimizer)
+            scaler.update()
+            losses.append(loss.detach())
+        return torch.stack(losses)
+
+    def _divergence(self, losses: np.ndarray, epoch: int) -> str | None:
+        """Why this epoch diverged (first non-finite step loss, or non-finite parameters), or None."""
+        bad = ~np.isfinite(losses)
+        if bad.any():
+            step = int(np.argmax(bad))
+            return f"training loss became {losses[step]} at epoch {epoch}, step {step + 1}"
+        finite = torch.stack([torch.isfinite(p).all() for p in self.model.parameters()]).all()
+        if not bool(finite):
+            return f"parameters became non-finite at epoch {epoch} while the training loss stayed finite"
+        return None
+
+    @torch.inference_mode()
+    def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        """Mean loss and accuracy (NaN for regression) over (x, y), in batches of eval_batch_size."""
+        self.model.eval()
+        total = torch.zeros(2, device=self.device)
+        size = self.training.eval_batch_size
+        for start in range(0, len(y), size):
+            with self.autocast:
+                out = self.model(x[start : start + size]).float()
+            yb = y[start : start + size]
+            total[0] += batch_loss(self.data.task, out, yb, reduction="sum")
+            if self.data.task == "classification":
+                total[1] += (out.argmax(dim=1) == yb).sum()
+        self.model.train()
+        loss_sum, correct = total.tolist()
+        accuracy = correct / len(y) if self.data.task == "classification" else math.nan
+        return loss_sum / len(y), accuracy
