@@ -24,9 +24,10 @@ class Tracker:
     """Writes sweeps and trials to one MLflow tracking store."""
 
     def __init__(self, tracking_uri: str) -> None:
-        logging.getLogger("mlflow").setLevel(logging.WARNING)  # no "creating tables" chatter on stderr
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # stdout carries our data only
         from mlflow.tracking import MlflowClient
+
+        logging.getLogger("mlflow").setLevel(logging.WARNING)  # after import: no "creating tables" chatter
 
         self.tracking_uri = tracking_uri
         self.client = MlflowClient(tracking_uri)
