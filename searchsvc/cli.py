@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from searchsvc.errors import SearchSvcError
+from searchsvc.errors import SearchSvcError, UsageError
 
 ledger_option = click.option("--ledger", metavar="URL", envvar="SEARCHSVC_LEDGER",
                              help="Ledger database (default: sqlite under $SEARCHSVC_HOME, ~/.searchsvc).")
@@ -88,15 +88,90 @@ def submit(spec_path: str, address: str | None, ledger: str | None, tracking_uri
         click.echo(f"searchsvc: {spec.name}: {spec.trials} trials on {address or 'a local Ray'} ...", err=True)
     outcome = run_sweep(spec, ledger=ledger, tracker=tracking_uri, address=address, quiet=quiet or as_json,
                         track=not no_mlflow)
+    _report_outcome(outcome, spec.metric, as_json)
+
+
+@cli.command()
+@click.argument("sweep_id", metavar="SWEEP")
+@click.option("--address", metavar="ADDR", help="Ray cluster address; default: local Ray.")
+@ledger_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@json_option
+def resume(sweep_id: str, address: str | None, ledger: str | None, quiet: bool, as_json: bool) -> None:
+    """Finish a sweep after its driver died or was cancelled: trials without a final result run again
+    with their recorded configs, in their existing MLflow runs; finished trials are not rerun.
+
+    \b
+    Example:
+      searchsvc resume quickstart-20261122-101500-1a2b
+    """
+    from searchsvc.driver import resume as resume_sweep
+
+    outcome = resume_sweep(sweep_id, ledger=ledger, address=address, quiet=quiet or as_json)
+    _report_outcome(outcome, outcome.metric, as_json)
+
+
+@cli.command()
+@click.argument("sweep_id", metavar="SWEEP")
+@click.option("--trials", "n", type=click.IntRange(min=1), required=True, help="How many trials to add.")
+@click.option("--address", metavar="ADDR", help="Ray cluster address; default: local Ray.")
+@ledger_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@json_option
+def extend(sweep_id: str, n: int, address: str | None, ledger: str | None, quiet: bool, as_json: bool) -> None:
+    """Add N trials to a finished sweep: trials S..S+N-1, with the configs a sweep of S+N would have had.
+
+    \b
+    Example:
+      searchsvc extend quickstart-20261122-101500-1a2b --trials 100
+    """
+    from searchsvc.driver import extend as extend_sweep
+
+    outcome = extend_sweep(sweep_id, n, ledger=ledger, address=address, quiet=quiet or as_json)
+    _report_outcome(outcome, outcome.metric, as_json)
+
+
+@cli.command()
+@click.argument("sweep_id", metavar="SWEEP")
+@ledger_option
+def cancel(sweep_id: str, ledger: str | None) -> None:
+    """Stop a running sweep (like Ctrl-C in its terminal): running trials are recorded as cancelled and the
+    sweep stays resumable.
+
+    \b
+    Example:
+      searchsvc cancel quickstart-20261122-101500-1a2b
+    """
+    import signal
+    import socket
+
+    from searchsvc.ledger import get_ledger
+    from searchsvc.reconcile import driver_alive
+
+    db = get_ledger(ledger)
+    sweep = db.sweep(sweep_id)
+    if not driver_alive(sweep):
+        raise UsageError(f"sweep {sweep.sweep_id} is not running here (status {sweep.status}); nothing to cancel")
+    host, _, pid = sweep.driver.rpartition(":")
+    if host != socket.gethostname():
+        raise UsageError(f"sweep {sweep.sweep_id} runs on {host}; cancel it there")
+    os.kill(int(pid), signal.SIGINT)
+    click.echo(f"asked the driver of {sweep.sweep_id} (pid {pid}) to stop; `searchsvc status` shows when it has", err=True)
+
+
+def _report_outcome(outcome: Any, metric: str, as_json: bool) -> None:
     if as_json:
         _print_json({"sweep_id": outcome.sweep_id, "status": outcome.status, "counts": dict(outcome.counts),
                      "best": _trial_json(outcome.best) if outcome.best else None, "ledger": outcome.ledger,
                      "tracking_uri": outcome.tracking_uri, "parent_run_id": outcome.parent_run_id,
                      "wall_seconds": round(outcome.wall_seconds, 3)})
     else:
-        click.echo(_summary_text(spec.metric, outcome))
+        click.echo(_summary_text(metric, outcome))
+    if outcome.status == "cancelled":
+        click.echo(f"cancelled; resume with: searchsvc resume {outcome.sweep_id}", err=True)
+        sys.exit(130)
     if outcome.counts.get("ok", 0) + outcome.counts.get("diverged", 0) == 0:
-        raise SearchSvcError("no trial finished; see `searchsvc show " + outcome.sweep_id + "` for the errors")
+        raise SearchSvcError(f"no trial finished; see `searchsvc show {outcome.sweep_id}` for the errors")
 
 
 @cli.command("list")
@@ -137,12 +212,17 @@ def status(sweep_id: str, ledger: str | None, as_json: bool) -> None:
     """
     from searchsvc.ledger import get_ledger
 
+    from searchsvc.reconcile import reconcile
+    from searchsvc.tracking import get_tracker
+
     db = get_ledger(ledger)
     sweep = db.sweep(sweep_id)
+    sweep = reconcile(db, get_tracker(sweep.tracking_uri) if sweep.tracking_uri else None, sweep)
     counts = db.status_counts(sweep.sweep_id)
     best = _best(db.trials(sweep.sweep_id), sweep.mode)
     if as_json:
         _print_json({"sweep_id": sweep.sweep_id, "status": sweep.status, "trials": sweep.trials, "counts": dict(counts),
+                     "driver": sweep.driver,
                      "best": _trial_json(best) if best else None})
         return
     click.echo(f"{sweep.sweep_id}: {sweep.status}, {sweep.trials} trials — " +

@@ -13,8 +13,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from searchsvc.errors import SearchSvcError
-from searchsvc.ledger import Ledger, SweepRecord, TrialRecord, get_ledger, now
+from searchsvc.errors import SearchSvcError, UsageError
+from searchsvc.ledger import FINAL_STATUSES, Ledger, SweepRecord, TrialRecord, get_ledger, now
+from searchsvc.reconcile import driver_alive, reconcile, this_driver
 from searchsvc.sampling import trial_params_range
 from searchsvc.spec import SweepSpec
 from searchsvc.tracking import Tracker, get_tracker
@@ -28,6 +29,7 @@ MAX_INFRA_RESTARTS = 10
 @dataclass(frozen=True)
 class SweepOutcome:
     sweep_id: str
+    metric: str
     status: str  # completed / cancelled / failed
     counts: Counter[str]
     best: TrialRecord | None
@@ -39,7 +41,7 @@ class SweepOutcome:
 
 def submit(spec: SweepSpec, *, ledger: None | str | Ledger = None, tracker: None | str | Tracker = None,
            address: str | None = None, quiet: bool = False, track: bool = True) -> SweepOutcome:
-    """Run every trial of ``spec`` and return the outcome. ``track=False`` skips MLflow (benchmarks)."""
+    """Start a new sweep, run every trial of ``spec``, return the outcome. ``track=False`` skips MLflow."""
     from experiments.datasets import load_dataset
 
     started = time.monotonic()
@@ -58,34 +60,97 @@ def submit(spec: SweepSpec, *, ledger: None | str | Ledger = None, tracker: None
         except Exception as e:
             raise SearchSvcError(f"MLflow: cannot start the sweep's run at {tracker.tracking_uri}: {e}") from e
     ledger.create_sweep(SweepRecord(sweep_id, spec.name, spec_json, spec.trials, spec.metric, spec.mode, "running",
-                                    now(), parent_run_id, tracker.tracking_uri if tracker else None))
+                                    now(), parent_run_id, tracker.tracking_uri if tracker else None,
+                                    driver=this_driver()))
     ledger.upsert_trials([TrialRecord(sweep_id, k, p, "pending") for k, p in enumerate(params)])
+    return _execute(spec, ledger.sweep(sweep_id), range(spec.trials), data, ledger, tracker, cluster, quiet, started)
 
+
+def resume(sweep_id: str, *, ledger: None | str | Ledger = None, address: str | None = None,
+           quiet: bool = False) -> SweepOutcome:
+    """Finish a sweep whose driver died or was cancelled: run every trial that has no final result,
+    with its recorded config, in its existing MLflow run."""
+    started = time.monotonic()
+    ledger, sweep, spec, tracker = _open(sweep_id, ledger)
+    todo = [t.trial_index for t in ledger.trials(sweep.sweep_id) if t.status not in FINAL_STATUSES]
+    return _continue(spec, sweep, todo, ledger, tracker, address, quiet, started)
+
+
+def extend(sweep_id: str, trials: int, *, ledger: None | str | Ledger = None, address: str | None = None,
+           quiet: bool = False) -> SweepOutcome:
+    """Add trials S..S+N-1: the configs a sweep of S+N trials would have had."""
+    started = time.monotonic()
+    ledger, sweep, spec, tracker = _open(sweep_id, ledger)
+    bigger = spec.model_copy(update={"trials": spec.trials + trials})
+    if spec.strategy == "grid":
+        bigger = SweepSpec.model_validate(bigger.model_dump(mode="json"))  # checks the grid is large enough
+    params = trial_params_range(spec.space, spec.strategy, spec.seed, spec.trials, bigger.trials, spec.grid_points)
+    ledger.upsert_trials([TrialRecord(sweep.sweep_id, spec.trials + i, p, "pending") for i, p in enumerate(params)])
+    ledger.update_sweep(sweep.sweep_id, trials=bigger.trials, spec=bigger.model_dump(mode="json"))
+    return _continue(bigger, ledger.sweep(sweep.sweep_id), range(spec.trials, bigger.trials), ledger, tracker,
+                     address, quiet, started)
+
+
+def _open(sweep_id: str, ledger: None | str | Ledger) -> tuple[Ledger, SweepRecord, SweepSpec, Tracker | None]:
+    """An existing sweep, reconciled; refused while its driver still runs."""
+    ledger = get_ledger(ledger)
+    sweep = ledger.sweep(sweep_id)
+    tracker = get_tracker(sweep.tracking_uri) if sweep.tracking_uri else None
+    sweep = reconcile(ledger, tracker, sweep)
+    if driver_alive(sweep):
+        raise UsageError(f"sweep {sweep.sweep_id} is still running (driver {sweep.driver}); "
+                         f"wait for it or stop it with `searchsvc cancel {sweep.sweep_id}`")
+    return ledger, sweep, SweepSpec.model_validate(sweep.spec), tracker
+
+
+def _continue(spec: SweepSpec, sweep: SweepRecord, indices: Any, ledger: Ledger, tracker: Tracker | None,
+              address: str | None, quiet: bool, started: float) -> SweepOutcome:
+    from experiments.datasets import load_dataset
+
+    data = load_dataset(spec.dataset)
+    cluster = _start_ray(address)
+    ledger.update_sweep(sweep.sweep_id, status="running", driver=this_driver(), finished_at=None)
+    if tracker and sweep.mlflow_run_id:
+        tracker.reopen(sweep.mlflow_run_id)
+    return _execute(spec, sweep, indices, data, ledger, tracker, cluster, quiet, started)
+
+
+def _execute(spec: SweepSpec, sweep: SweepRecord, indices: Any, data: Any, ledger: Ledger, tracker: Tracker | None,
+             cluster: dict[str, float], quiet: bool, started: float) -> SweepOutcome:
+    """Run the given trials of a recorded sweep; whatever happens, leave every record closed."""
+    records = {t.trial_index: t for t in ledger.trials(sweep.sweep_id)}
+    todo = {k: records[k] for k in indices}
     status = "failed"
-    recorder = None
+    recorder = _recorder(ledger, tracker, sweep, todo, spec.metric)
     try:
-        recorder = _run_tune(spec, sweep_id, params, data, ledger, tracker, parent_run_id, cluster, quiet)
-        status = "completed"
+        if todo:
+            _run_tune(spec, sweep.sweep_id, data, recorder, cluster, quiet)
+        status = "cancelled" if recorder.cancel_unfinished() else "completed"
     except KeyboardInterrupt:
         status = "cancelled"
-        raise
+        recorder.cancel_unfinished()
     finally:
-        if recorder is not None:
-            recorder.close()
-        ledger.update_sweep(sweep_id, status=status, finished_at=now())
-        outcome = _outcome(ledger, sweep_id, status, tracker, parent_run_id, time.monotonic() - started)
-        if tracker and parent_run_id:
-            _finish_parent(tracker, parent_run_id, spec, outcome)
+        recorder.close()
+        ledger.update_sweep(sweep.sweep_id, status=status, finished_at=now())
+        outcome = _outcome(ledger, sweep.sweep_id, status, tracker, sweep.mlflow_run_id, time.monotonic() - started)
+        if tracker and sweep.mlflow_run_id:
+            _finish_parent(tracker, sweep.mlflow_run_id, spec, outcome)
     return outcome
 
 
-def _run_tune(spec: SweepSpec, sweep_id: str, params: list[dict[str, object]], data: Any, ledger: Ledger,
-              tracker: Tracker | None, parent_run_id: str | None, cluster: dict[str, float], quiet: bool) -> Any:
+def _recorder(ledger: Ledger, tracker: Tracker | None, sweep: SweepRecord, todo: dict[int, TrialRecord],
+              metric: str) -> Any:
+    from searchsvc.recorder import TrialRecorder
+
+    return TrialRecorder(ledger, tracker, sweep.sweep_id, sweep.mlflow_run_id, todo, metric)
+
+
+def _run_tune(spec: SweepSpec, sweep_id: str, data: Any, recorder: Any, cluster: dict[str, float],
+              quiet: bool) -> None:
     from ray import tune
 
     from searchsvc.home import ray_dir
     from searchsvc.progress import Progress
-    from searchsvc.recorder import TrialRecorder
     from searchsvc.worker import TrialJob, run_trial
 
     gpus = spec.resources.gpus
@@ -95,21 +160,20 @@ def _run_tune(spec: SweepSpec, sweep_id: str, params: list[dict[str, object]], d
     concurrent = spec.max_concurrent
     if concurrent == "auto":
         concurrent = max(1, int(cluster.get("CPU", 1) // cpus))
-    job = TrialJob(spec.seed, tuple(params), 0, spec.training, spec.metric, max(1, int(cpus)),
-                   "cuda" if gpus > 0 else "cpu", spec.max_retries)
+    params = {k: state.record.config for k, state in recorder.trials.items()}
+    job = TrialJob(spec.seed, params, spec.training, spec.metric, max(1, int(cpus)), "cuda" if gpus > 0 else "cpu",
+                   spec.max_retries)
 
-    recorder = TrialRecorder(ledger, tracker, sweep_id, parent_run_id, dict(enumerate(params)), spec.metric)
-    progress = None if quiet else Progress(recorder, spec.trials, spec.metric, spec.mode)
-    callbacks: list[Any] = [recorder] + ([progress] if progress else [])
+    progress = None if quiet else Progress(recorder, len(params), spec.metric, spec.mode)
     tuner = tune.Tuner(
         tune.with_resources(tune.with_parameters(run_trial, data=data, job=job), {"cpu": cpus, "gpu": gpus}),
-        param_space={"trial_index": tune.grid_search(list(range(spec.trials)))},
+        param_space={"trial_index": tune.grid_search(sorted(params))},
         tune_config=tune.TuneConfig(max_concurrent_trials=concurrent, reuse_actors=True),
         run_config=tune.RunConfig(
-            name=sweep_id,
+            name=f"{sweep_id}-{secrets.token_hex(2)}",
             storage_path=str(ray_dir()),
             verbose=0,
-            callbacks=callbacks,
+            callbacks=[recorder] + ([progress] if progress else []),
             failure_config=tune.FailureConfig(max_failures=MAX_INFRA_RESTARTS),
         ),
     )
@@ -118,7 +182,6 @@ def _run_tune(spec: SweepSpec, sweep_id: str, params: list[dict[str, object]], d
     finally:
         if progress:
             progress.close()
-    return recorder
 
 
 def _start_ray(address: str | None) -> dict[str, float]:
@@ -145,11 +208,12 @@ def _sweep_params(spec: SweepSpec) -> dict[str, object]:
 def _outcome(ledger: Ledger, sweep_id: str, status: str, tracker: Tracker | None, parent_run_id: str | None,
              wall: float) -> SweepOutcome:
     trials = ledger.trials(sweep_id)
-    mode = ledger.sweep(sweep_id).mode
+    sweep = ledger.sweep(sweep_id)
+    mode = sweep.mode
     scored = [t for t in trials if t.status == "ok" and t.val_score is not None]
     sign = 1 if mode == "max" else -1
     best = max(scored, key=lambda t: sign * t.val_score) if scored else None
-    return SweepOutcome(sweep_id, status, Counter(t.status for t in trials), best, repr(ledger),
+    return SweepOutcome(sweep_id, sweep.metric, status, Counter(t.status for t in trials), best, repr(ledger),
                         tracker.tracking_uri if tracker else None, parent_run_id, wall)
 
 

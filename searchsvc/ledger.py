@@ -31,7 +31,8 @@ sweeps_table = sa.Table(
     sa.Column("trials", sa.Integer, nullable=False),
     sa.Column("metric", sa.String(32), nullable=False),
     sa.Column("mode", sa.String(8), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # running / completed / failed / cancelled
+    sa.Column("status", sa.String(16), nullable=False),  # running / completed / cancelled / failed / interrupted
+    sa.Column("driver", sa.String(300)),  # "host:pid" of the process running it
     sa.Column("mlflow_run_id", sa.String(64)),
     sa.Column("tracking_uri", sa.Text),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -63,7 +64,8 @@ trials_table = sa.Table(
     sa.Column("finished_at", sa.DateTime(timezone=True)),
 )
 
-FINAL_STATUSES = ("ok", "diverged", "error", "infra")
+#: a trial in one of these is done; any other (pending, running, cancelled, or infra while re-queued) runs again
+FINAL_STATUSES = ("ok", "diverged", "error")
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class SweepRecord:
     mlflow_run_id: str | None = None
     tracking_uri: str | None = None
     finished_at: dt.datetime | None = None
+    driver: str | None = None
 
 
 @dataclass(frozen=True)

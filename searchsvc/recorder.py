@@ -52,6 +52,7 @@ class _TrialState:
     record: TrialRecord
     run_id: str | None = None
     last_report: dict[str, Any] | None = None  # the trainable's final report (it has "attempts")
+    done: bool = False  # a final status was recorded in this run of the sweep
     epochs: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -70,20 +71,21 @@ class TrialRecorder(DriverCallback):
     """Tune callback: trial start / results / completion / error → ledger rows and MLflow child runs."""
 
     def __init__(self, ledger: Ledger, tracker: Tracker | None, sweep_id: str, parent_run_id: str | None,
-                 params: dict[int, dict[str, object]], metric: str) -> None:
+                 records: dict[int, TrialRecord], metric: str) -> None:
+        """``records``: the ledger rows of the trials to run (their attempts and MLflow runs carry over)."""
         self.ledger, self.tracker, self.sweep_id, self.parent_run_id = ledger, tracker, sweep_id, parent_run_id
         self.metric = metric
         self.writer = BackgroundWriter()
-        self.trials = {k: _TrialState(TrialRecord(sweep_id, k, p, "pending")) for k, p in params.items()}
-        self.finished: dict[int, TrialRecord] = {}
+        self.trials = {k: _TrialState(r, run_id=r.mlflow_run_id) for k, r in records.items()}
 
     # -- Tune hooks (controller thread: update state, queue writes, return)
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         state = self.trials[trial.config["trial_index"]]
-        state.record = replace(state.record, status="running", attempts=state.record.attempts + 1, started_at=now())
+        state.record = replace(state.record, status="running", attempts=state.record.attempts + 1, started_at=now(),
+                               finished_at=None)
         state.epochs, state.last_report = [], None
         self._save(state)
-        if self.tracker and state.run_id is None:
+        if self.tracker:
             self.writer.submit(lambda: self._start_run(state))
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict[str, Any], **info: Any) -> None:
@@ -122,6 +124,13 @@ class TrialRecorder(DriverCallback):
         """Tune gave up re-queueing the trial: its worker kept failing (errors of the code never get here)."""
         self._finish(self.trials[trial.config["trial_index"]], "infra", _error_text(trial))
 
+    def cancel_unfinished(self) -> int:
+        """Record every trial that did not finish (Tune was stopped) as ``cancelled``; return how many."""
+        unfinished = [s for s in self.trials.values() if not s.done]
+        for state in unfinished:
+            self._finish(state, "cancelled", "cancelled before it finished; `searchsvc resume` runs it again")
+        return len(unfinished)
+
     def close(self) -> None:
         """Wait for every queued write."""
         self.writer.close()
@@ -130,7 +139,7 @@ class TrialRecorder(DriverCallback):
     def _finish(self, state: _TrialState, status: str, message: str | None, **values: Any) -> None:
         state.record = replace(state.record, status=status, message=message, finished_at=now(),
                                epoch_metrics=list(state.epochs), **values)
-        self.finished[state.record.trial_index] = state.record
+        state.done = True
         self._save(state)
         if self.tracker:
             self.writer.submit(lambda: self._end_run(state))
@@ -140,6 +149,10 @@ class TrialRecorder(DriverCallback):
         self.writer.submit(lambda: self.ledger.upsert_trials([replace(record, mlflow_run_id=state.run_id)]))
 
     def _start_run(self, state: _TrialState) -> None:
+        """One MLflow run per trial, ever: a re-run (infra, resume) continues in the trial's run."""
+        if state.run_id is not None:
+            self.tracker.reopen(state.run_id)
+            return
         r = state.record
         state.run_id = self.tracker.start_trial(self.parent_run_id, self.sweep_id, r.trial_index, r.config)
         self.ledger.upsert_trials([replace(state.record, mlflow_run_id=state.run_id)])

@@ -86,6 +86,24 @@ class Tracker:
             self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
         self.client.set_terminated(run_id, RUN_STATUS.get(status, status))
 
+    def reopen(self, run_id: str) -> None:
+        """A resumed trial or sweep continues in its existing run (one run per trial, ever)."""
+        self.client.update_run(run_id, status="RUNNING")
+
+    def runs_of_sweep(self, parent_run_id: str) -> list:
+        """The sweep's parent run and all its trial runs."""
+        parent = self.client.get_run(parent_run_id)
+        sweep_id = parent.data.tags["searchsvc.sweep_id"]
+        return self.client.search_runs([parent.info.experiment_id],
+                                       filter_string=f"tags.`searchsvc.sweep_id` = '{sweep_id}'", max_results=50000)
+
+    def kill_running_runs(self, parent_run_id: str) -> int:
+        """Close the sweep's runs left RUNNING by a dead driver as KILLED; return how many."""
+        running = [r for r in self.runs_of_sweep(parent_run_id) if r.info.status == "RUNNING"]
+        for run in running:
+            self.client.set_terminated(run.info.run_id, "KILLED")
+        return len(running)
+
     def log_artifacts(self, run_id: str, directory: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifacts(run_id, str(directory), artifact_path)
 

@@ -26,8 +26,7 @@ class TrialJob:
     """Everything a worker needs besides the trial index, shared by all trials of a sweep."""
 
     sweep_seed: int
-    params: tuple[dict[str, object], ...]  # indexed by trial index − first_index
-    first_index: int
+    params: dict[int, dict[str, object]]  # by trial index
     training: TrainingSettings
     metric: str
     threads: int
@@ -59,7 +58,7 @@ def run_trial(config: dict[str, Any], *, data: Any, job: TrialJob) -> None:
         pending.clear()
         try:
             result = train_trial(
-                LSTMConfig.from_params(job.params[k - job.first_index]),
+                LSTMConfig.from_params(job.params[k]),
                 data,
                 job.training,
                 job.metric,
