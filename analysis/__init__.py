@@ -27,14 +27,14 @@ _EXPORTS = {
     "mixture": "noise",
     "noise_aware": "noise",
     "NoiseEstimate": "noise",
-    "expected_best": "expected_best",
-    "rank_probabilities": "expected_best",
-    "ExpectedBest": "expected_best",
-    "trials_needed": "trials_needed",
-    "top_probability": "trials_needed",
-    "trials_for": "trials_needed",
-    "TrialsNeeded": "trials_needed",
-    "Doubling": "trials_needed",
+    "expected_best": "best_of_n",
+    "rank_probabilities": "best_of_n",
+    "ExpectedBest": "best_of_n",
+    "trials_needed": "budget",
+    "top_probability": "budget",
+    "trials_for": "budget",
+    "TrialsNeeded": "budget",
+    "Doubling": "budget",
     "best_choice": "best_trial",
     "BestChoice": "best_trial",
     "TrialChoice": "best_trial",
@@ -68,7 +68,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from analysis.best_trial import BestChoice, TrialChoice, best_choice
     from analysis.efficiency import EfficiencyCurve, EfficiencyLevel, best_by_validation, efficiency_curve
-    from analysis.expected_best import ExpectedBest, expected_best, rank_probabilities
+    from analysis.best_of_n import ExpectedBest, expected_best, rank_probabilities
     from analysis.importance import ParamImportance, fanova_importance
     from analysis.marginals import Marginal, MarginalPoint, marginal_effects
     from analysis.noise import NoiseEstimate, best_probabilities, best_probabilities_mc, binomial_variance, mixture, noise_aware
@@ -77,4 +77,4 @@ if TYPE_CHECKING:
     from analysis.space import ParamSpace, infer_distribution, param_space
     from analysis.synthetic import synthetic_trials
     from analysis.table import StatusCounts, TrialTable, load_trials, write_trials
-    from analysis.trials_needed import Doubling, TrialsNeeded, top_probability, trials_for, trials_needed
+    from analysis.budget import Doubling, TrialsNeeded, top_probability, trials_for, trials_needed

@@ -8,7 +8,7 @@ Each experiment's result is the test score of its best-by-validation trial; when
 tie for the best validation score, the mean of their test scores (the expectation of picking one of
 them at random). With set sizes known, each experiment also gets its eq. 5–6 score (the mixture mean
 and sd, :mod:`analysis.noise`), and the whole table gets the 95% band μ ± 1.96σ of eq. 6 over all S
-trials. Each size also carries the exact expected best-of-s (:mod:`analysis.expected_best`), which
+trials. Each size also carries the exact expected best-of-s (:mod:`analysis.best_of_n`), which
 the experiments' mean estimates.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.expected_best import curve_sizes, expected_best
+from analysis.best_of_n import curve_sizes, expected_best
 from analysis.noise import NoiseEstimate, noise_aware
 from analysis.table import TrialTable
 

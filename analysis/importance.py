@@ -105,7 +105,12 @@ def _evaluate(study: Study, params: list[str], forest: dict[str, int]) -> dict[s
     if not params:
         return {}
     with _quiet_optuna():
-        raw = FanovaImportanceEvaluator(**forest).evaluate(study, params=params)
+        try:
+            raw = FanovaImportanceEvaluator(**forest).evaluate(study, params=params)
+        except RuntimeError as e:  # optuna: "Encountered zero total variance in all trees"
+            if "zero total variance" not in str(e):
+                raise
+            return {p: 0.0 for p in params}
     total = sum(raw.values())
     return {p: float(v / total) if total > 0 else 0.0 for p, v in raw.items()}
 

@@ -34,12 +34,12 @@ import pandas as pd
 
 from analysis.best_trial import best_choice
 from analysis.efficiency import efficiency_curve
-from analysis.expected_best import curve_sizes, expected_best
+from analysis.best_of_n import curve_sizes, expected_best
 from analysis.importance import fanova_importance
 from analysis.marginals import marginal_effects
 from analysis.report import Report
 from analysis.table import TrialTable
-from analysis.trials_needed import Doubling, trials_needed
+from analysis.budget import Doubling, trials_needed
 from searchsvc.errors import UsageError
 
 if TYPE_CHECKING:

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from analysis.efficiency import EfficiencyCurve
-from analysis.expected_best import ExpectedBest
+from analysis.best_of_n import ExpectedBest
 from analysis.importance import WHERE_ACTIVE, ParamImportance
 from analysis.marginals import Marginal
-from analysis.trials_needed import TrialsNeeded
+from analysis.budget import TrialsNeeded
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -170,7 +170,7 @@ def _doubling_axes(ax: Axes, needed: TrialsNeeded, metric_name: str) -> None:
 
 def importance_figure(importances: Sequence[ParamImportance], *, metric_name: str) -> Figure:
     """Horizontal bars of fANOVA importances; conditional parameters (scope "where active") hatched."""
-    fig = _figure(8.0, 1.2 + 0.45 * max(len(importances), 2), left=2.8, bottom=0.55, top=0.4)
+    fig = _figure(8.0, 1.2 + 0.45 * max(len(importances), 2), left=2.8, bottom=0.55, top=0.6)
     ax = fig.add_subplot()
     if not importances:
         ax.text(0.5, 0.5, "no param_ columns to assess", ha="center", va="center", transform=ax.transAxes)
@@ -183,7 +183,7 @@ def importance_figure(importances: Sequence[ParamImportance], *, metric_name: st
     for bar, c in zip(bars, conditional):
         bar.set_hatch("//" if c else "")
     ax.set_xlabel(f"fANOVA importance (share of the variance of validation {metric_name})")
-    ax.set_title("Which hyperparameters matter (orange: within the trials where the parameter is active)")
+    ax.set_title("Which hyperparameters matter (fANOVA)\nhatched: share within the trials where the parameter is active", fontsize=10)
     ax.set_xlim(0, 1)
     ax.grid(axis="x", alpha=0.3)
     return fig

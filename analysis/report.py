@@ -25,11 +25,11 @@ from pathlib import Path
 
 from analysis.best_trial import BestChoice, TrialChoice
 from analysis.efficiency import EfficiencyCurve
-from analysis.expected_best import ExpectedBest
+from analysis.best_of_n import ExpectedBest
 from analysis.importance import WHERE_ACTIVE, ParamImportance
 from analysis.marginals import Marginal
 from analysis.table import StatusCounts
-from analysis.trials_needed import TrialsNeeded
+from analysis.budget import TrialsNeeded
 
 
 @dataclass(frozen=True, eq=False)

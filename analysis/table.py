@@ -165,7 +165,7 @@ def _worst_filled(scores: np.ndarray, ok: np.ndarray, mode: str) -> np.ndarray:
 
 
 def _sizes_filled(column: pd.Series, ok: np.ndarray) -> np.ndarray:
-    sizes = column.to_numpy(float)
+    sizes = column.to_numpy(float, copy=True)
     sizes[~ok & np.isnan(sizes)] = np.median(sizes[ok])
     return sizes
 

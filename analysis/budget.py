@@ -3,7 +3,7 @@
 With i.i.d. trials, the best of s lands in the top q of the search space (by its true objective)
 with probability 1 − (1 − q)^s, whatever the objective. The smallest s reaching 95% is
 ⌈log 0.05 / log(1 − q)⌉. The gain of going from s to 2s trials is read off the exact expected
-best-of-n curve (:mod:`analysis.expected_best`, without replacement, so only for 2s ≤ S); its cost
+best-of-n curve (:mod:`analysis.best_of_n`, without replacement, so only for 2s ≤ S); its cost
 is s more trials, in hours the mean ``train_seconds`` of the used trials (ok and diverged) × s.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.expected_best import curve_sizes, expected_best
+from analysis.best_of_n import curve_sizes, expected_best
 from analysis.table import TrialTable
 
 QUANTILES = (0.01, 0.02, 0.05, 0.10)
