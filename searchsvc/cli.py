@@ -260,6 +260,83 @@ def show(sweep_id: str, ledger: str | None, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("sweep_id", metavar="[SWEEP]", required=False)
+@click.option("--trials", "table", metavar="PATH", type=click.Path(dir_okay=False),
+              help="Analyze a trials table (CSV or Parquet) instead of a sweep in the ledger.")
+@click.option("--out", "out_dir", default="report", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for figures (PNG+SVG), CSV tables and summary.txt.")
+@click.option("--mode", type=click.Choice(["max", "min"]), help="Score direction (required with --trials).")
+@click.option("--metric", "metric_name", help="Name of the score, for labels (default: the sweep's metric).")
+@click.option("--reference", "references", multiple=True, metavar="LABEL=SCORE",
+              help="A horizontal line on the efficiency plot, e.g. 'grid search=0.81'. Repeatable.")
+@click.option("--no-importance", is_flag=True, help="Skip fANOVA (the slow part).")
+@ledger_option
+@json_option
+def analyze(sweep_id: str | None, table: str | None, out_dir: str, mode: str | None, metric_name: str | None,
+            references: tuple[str, ...], no_importance: bool, ledger: str | None, as_json: bool) -> None:
+    """Random-search efficiency (Bergstra & Bengio 2012), expected best of n trials, how many trials are
+    needed, and which hyperparameters matter. Figures and tables go to --out and, for a sweep, onto its
+    MLflow run.
+
+    \b
+    Example:
+      searchsvc analyze quickstart-20261122-101500-1a2b --out report/
+      searchsvc analyze --trials trials.csv --mode max --out report/
+    """
+    from searchsvc.analyze import analyze_sweep, analyze_table
+
+    if (sweep_id is None) == (table is None):
+        raise UsageError("analyze: give either a SWEEP id or --trials PATH (one of them)")
+    lines = _parse_references(references)
+    if table is not None:
+        if mode is None:
+            raise UsageError("--mode: required with --trials; say whether higher (max) or lower (min) scores are better")
+        report = analyze_table(table, out_dir, mode=mode, metric_name=metric_name or "score", references=lines,
+                               importance=not no_importance)
+    else:
+        report = analyze_sweep(sweep_id, out_dir, ledger=ledger, references=lines, importance=not no_importance,
+                               metric_name=metric_name)
+    click.echo(report.to_json() if as_json else report.summary_text())
+    click.echo(f"wrote {len(report.files)} files to {out_dir}", err=True)
+
+
+@cli.command()
+@click.argument("sweep_id", metavar="SWEEP")
+@click.option("--trials", "path", metavar="PATH", required=True, type=click.Path(dir_okay=False),
+              help="Where to write the trials table (.csv or .parquet).")
+@ledger_option
+def export(sweep_id: str, path: str, ledger: str | None) -> None:
+    """Write a sweep's trials in the analysis' table format (one row per trial, param_<name> columns).
+
+    \b
+    Example:
+      searchsvc export quickstart-20261122-101500-1a2b --trials trials.csv
+    """
+    from analysis import write_trials
+    from searchsvc.export import trials_frame
+    from searchsvc.ledger import get_ledger
+
+    db = get_ledger(ledger)
+    sweep = db.sweep(sweep_id)
+    frame = trials_frame(db, sweep.sweep_id)
+    written = write_trials(frame, path)
+    click.echo(f"wrote {len(frame)} trials of {sweep.sweep_id} to {written}", err=True)
+
+
+def _parse_references(items: tuple[str, ...]) -> dict[str, float]:
+    lines = {}
+    for item in items:
+        label, _, value = item.rpartition("=")
+        try:
+            lines[label.strip()] = float(value)
+        except ValueError:
+            raise UsageError(f"--reference: expected LABEL=SCORE like 'grid search=0.81', got {item!r}") from None
+        if not label.strip():
+            raise UsageError(f"--reference: the label is empty in {item!r}; write LABEL=SCORE")
+    return lines
+
+
+@cli.command()
 @tracking_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -296,8 +373,14 @@ def main() -> None:
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        click.echo("interrupted; the sweep is recorded as cancelled", err=True)
+        click.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception as e:  # a bug or an unreachable service: one line, the traceback on request
+        if os.environ.get("SEARCHSVC_DEBUG"):
+            raise
+        click.echo(f"error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
+                   "(set SEARCHSVC_DEBUG=1 for the traceback)", err=True)
+        sys.exit(1)
 
 
 # -- formatting helpers

@@ -15,10 +15,11 @@ COLUMNS = ("trial_index", "status", "val_score", "test_score", "val_n", "test_n"
 
 
 def trials_frame(ledger: Ledger, sweep_id: str) -> pd.DataFrame:
-    """One row per trial: the columns above, then ``param_<name>`` (``None`` where inactive)."""
+    """One row per trial with a result (ok, diverged, error, infra): the columns above, then
+    ``param_<name>`` (``None`` where inactive). Pending, running and cancelled trials have none yet."""
     import pandas as pd
 
-    trials = ledger.trials(sweep_id)
+    trials = [t for t in ledger.trials(sweep_id) if t.status in ("ok", "diverged", "error", "infra")]
     names = list(dict.fromkeys(name for t in trials for name in t.config))
     rows = [{**{c: getattr(t, c) for c in COLUMNS}, **{f"param_{n}": t.config.get(n) for n in names}} for t in trials]
     return pd.DataFrame(rows, columns=[*COLUMNS, *(f"param_{n}" for n in names)])

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from searchsvc.errors import NotFoundError, UsageError
+from searchsvc.errors import NotFoundError, SearchSvcError, UsageError
 
 _meta = sa.MetaData()
 
@@ -118,7 +118,11 @@ class Ledger:
     def __init__(self, url: str) -> None:
         self.url = _with_driver(url)
         self._engine = _engine(self.url)
-        _meta.create_all(self._engine)
+        try:
+            _meta.create_all(self._engine)
+            _add_missing_columns(self._engine)
+        except sa.exc.OperationalError as e:
+            raise SearchSvcError(f"ledger: cannot open {self!r}: {e.orig}") from e
 
     def __repr__(self) -> str:
         return f"Ledger({self._engine.url.render_as_string(hide_password=True)!r})"
@@ -187,6 +191,18 @@ def get_ledger(ledger: None | str | Ledger = None) -> Ledger:
     from searchsvc.home import default_ledger_url
 
     return Ledger(ledger or default_ledger_url())
+
+
+def _add_missing_columns(engine: sa.Engine) -> None:
+    """Upgrade a ledger written by an older searchsvc: new columns are nullable, so adding them is enough."""
+    inspector = sa.inspect(engine)
+    with engine.begin() as db:
+        for table in (sweeps_table, trials_table):
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    db.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 def _with_driver(url: str) -> str:

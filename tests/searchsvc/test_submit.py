@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-
 pytestmark = pytest.mark.usefixtures("ray_session")
 
 
@@ -57,3 +56,46 @@ def test_status_list_and_unknown_sweep(run, tiny_spec) -> None:
     assert code == 0 and "completed" in out
     code, _, err = run("status", "no-such-sweep")
     assert code == 2 and "not in the ledger" in err
+
+
+def test_analyze_a_sweep_writes_figures_and_attaches_them_to_its_mlflow_run(run, tiny_spec, tmp_path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    code, out, err = run("submit", tiny_spec(2), "--json")
+    assert code == 0, err
+    outcome = json.loads(out)
+    report = tmp_path / "report"
+    code, out, err = run("analyze", outcome["sweep_id"], "--out", report, "--json", "--reference", "chance=0.1")
+    assert code == 0, err
+    data = json.loads(out)
+    assert [row["s"] for row in data["efficiency"]] == [1, 2, 4]
+    assert {"experiments", "mean", "median", "q1", "q3", "min", "max", "expected_best"} <= set(data["efficiency"][0])
+    assert data["noise_aware"]["sd"] > 0
+    figures = {"efficiency", "expected_best", "trials_needed", "importance", "marginals"}
+    for name in figures:
+        assert (report / f"{name}.png").stat().st_size > 0 and (report / f"{name}.svg").exists()
+
+    client = MlflowClient(outcome["tracking_uri"])
+    attached = {a.path for a in client.list_artifacts(outcome["parent_run_id"], "analysis")}
+    assert {f"analysis/{name}.png" for name in figures} <= attached
+
+    code, _, err = run("export", outcome["sweep_id"], "--trials", tmp_path / "trials.csv")
+    assert code == 0, err
+    code, out, err = run("analyze", "--trials", tmp_path / "trials.csv", "--mode", "max", "--out", tmp_path / "r2",
+                         "--no-importance", "--json")
+    assert code == 0, err
+    assert json.loads(out)["efficiency"] == data["efficiency"]  # the table round-trips
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (("analyze",), "either a SWEEP"),
+    (("analyze", "no-such-sweep"), "not in the ledger"),
+    (("analyze", "--trials", "{csv}"), "--mode"),
+    (("analyze", "--trials", "{csv}", "--mode", "max", "--reference", "oops"), "--reference"),
+    (("analyze", "--trials", "{csv}", "--mode", "max"), "val_score"),
+])
+def test_analyze_bad_input_exits_2(args, needle, run, tmp_path) -> None:
+    csv = tmp_path / "t.csv"
+    csv.write_text("trial_index,status,test_score\n0,ok,0.5\n")
+    code, out, err = run(*(a.format(csv=csv) for a in args))
+    assert code == 2 and needle in err and "Traceback" not in err, err
