@@ -123,7 +123,7 @@ def test_defaults_follow_the_task() -> None:
     assert (adding.metric, adding.mode) == ("mse", "min")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
                     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
                     max_leaves=20))
@@ -136,7 +136,7 @@ def test_any_document_is_accepted_or_refused_with_a_spec_error(document) -> None
         assert str(e) and "\n" not in str(e)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(st.sampled_from(["trials", "seed", "units", "low", "high", "values", "type", "name", "when", "dataset"]),
        st.one_of(st.none(), st.integers(-5, 5), st.floats(allow_nan=True), st.text(max_size=5), st.lists(st.integers(), max_size=2)))
 def test_mutated_shipped_specs_never_crash(key, value) -> None:

@@ -99,3 +99,28 @@ def test_analyze_bad_input_exits_2(args, needle, run, tmp_path) -> None:
     csv.write_text("trial_index,status,test_score\n0,ok,0.5\n")
     code, out, err = run(*(a.format(csv=csv) for a in args))
     assert code == 2 and needle in err and "Traceback" not in err, err
+
+
+DIVERGING = """\
+name: diverge
+seed: 0
+trials: 4
+dataset: {name: adding, length: 20, train: 400, val: 100, test: 100}
+training: {max_epochs: 3, grad_clip: null}
+space:
+  optimizer: sgd
+  momentum: 0.0
+  lr: {type: choice, values: [10.0, 0.001]}
+  units: 16
+"""
+
+
+def test_a_diverging_config_is_recorded_diverged_and_the_sweep_completes(run, tiny_spec) -> None:
+    code, out, err = run("submit", tiny_spec(text=DIVERGING), "--json")
+    assert code == 0, err
+    code, out, _ = run("show", json.loads(out)["sweep_id"], "--json")
+    trials = json.loads(out)["trials"]
+    by_lr = {t["config"]["lr"]: t for t in trials}
+    assert by_lr[10.0]["status"] == "diverged" and by_lr[10.0]["attempts"] == 1  # a result, never retried
+    assert "became" in by_lr[10.0]["message"] and by_lr[10.0]["test_score"] is None
+    assert by_lr[0.001]["status"] == "ok"
