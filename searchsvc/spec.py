@@ -43,9 +43,7 @@ class Resources(_Model):
     @field_validator("gpus")
     @classmethod
     def _non_negative(cls, v: float | str) -> float | str:
-        if v != "auto" and v < 0:
-            raise ValueError(f"expected a number >= 0 or auto, got {v}")
-        return v
+        return _auto_or_at_least(v, 0, "a number")
 
 
 class SweepSpec(_Model):
@@ -78,9 +76,7 @@ class SweepSpec(_Model):
     @field_validator("max_concurrent")
     @classmethod
     def _positive(cls, v: int | str) -> int | str:
-        if v != "auto" and v < 1:
-            raise ValueError(f"expected an integer >= 1 or auto, got {v}")
-        return v
+        return _auto_or_at_least(v, 1, "an integer")
 
     @model_validator(mode="after")
     def _consistent(self) -> SweepSpec:
@@ -107,6 +103,12 @@ class SweepSpec(_Model):
     @property
     def mode(self) -> Literal["max", "min"]:
         return METRICS[self.metric][0]
+
+
+def _auto_or_at_least(value: float | str, low: float, kind: str) -> float | str:
+    if value != "auto" and value < low:
+        raise ValueError(f"expected {kind} >= {low} or auto, got {value}")
+    return value
 
 
 def _default_metric(task: str) -> str:
