@@ -16,6 +16,8 @@ import pytest
 
 from searchsvc.ledger import FINAL_STATUSES, get_ledger
 
+pytestmark = pytest.mark.usefixtures("ray_session")  # resume runs in this process
+
 S = 40
 CHAOS = """\
 name: chaos
@@ -105,16 +107,24 @@ def test_killed_trial_workers_are_requeued_as_infra(tmp_path, run) -> None:
     assert all(t["status"] == "ok" for t in restarted)
 
 
-def test_killed_driver_then_resume_finishes_the_sweep(tmp_path, run) -> None:
+def start_sweep(tmp_path: Path, finished: int) -> tuple[Path, subprocess.Popen]:
+    """Submit the chaos sweep in a driver process of its own; return once `finished` trials are done."""
     spec = tmp_path / "chaos.yaml"
     spec.write_text(CHAOS)
     driver = searchsvc("submit", str(spec))
     try:
-        wait_for(lambda: sum(s in FINAL_STATUSES for s in trial_statuses()) >= 10 and "running" in trial_statuses(),
-                 240, "the sweep to be under way")
-    finally:
-        os.killpg(driver.pid, signal.SIGKILL)  # the driver and the Ray it started: a power loss
-        driver.wait()
+        wait_for(lambda: sum(s in FINAL_STATUSES for s in trial_statuses()) >= finished
+                 and "running" in trial_statuses(), 240, "the sweep to be under way")
+    except BaseException:
+        os.killpg(driver.pid, signal.SIGKILL)
+        raise
+    return spec, driver
+
+
+def test_killed_driver_then_resume_finishes_the_sweep(tmp_path, run) -> None:
+    spec, driver = start_sweep(tmp_path, finished=10)
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and the Ray it started: a power loss
+    driver.wait()
     assert "running" in trial_statuses()
 
     code, out, err = run("status", json.loads(run("list", "--json")[1])[0]["sweep_id"], "--json")
@@ -129,3 +139,24 @@ def test_killed_driver_then_resume_finishes_the_sweep(tmp_path, run) -> None:
     trials = check_everything_recorded_once(spec, run)
     for k, before in done_before.items():  # finished trials were not rerun
         assert trials[k]["attempts"] == before.attempts and trials[k]["val_score"] == before.val_score
+
+
+def test_cancel_records_cancelled_trials_and_the_sweep_resumes(tmp_path, run) -> None:
+    spec, driver = start_sweep(tmp_path, finished=4)
+    try:
+        sweep_id = json.loads(run("list", "--json")[1])[0]["sweep_id"]
+        code, _, err = run("cancel", sweep_id)
+        assert code == 0, err
+        out, err = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    assert driver.returncode == 130, err[-2000:]
+    assert f"searchsvc resume {sweep_id}" in err
+    statuses = trial_statuses()
+    assert "cancelled" in statuses and "running" not in statuses and "pending" not in statuses
+    assert json.loads(run("status", sweep_id, "--json")[1])["status"] == "cancelled"
+
+    code, _, err = run("resume", sweep_id, "--quiet")
+    assert code == 0, err
+    check_everything_recorded_once(spec, run)

@@ -115,8 +115,10 @@ space:
 """
 
 
-def test_a_diverging_config_is_recorded_diverged_and_the_sweep_completes(run, tiny_spec) -> None:
-    code, out, err = run("submit", tiny_spec(text=DIVERGING), "--json")
+def test_a_diverging_config_is_recorded_diverged_and_the_sweep_completes(run, tmp_path) -> None:
+    spec = tmp_path / "diverge.yaml"
+    spec.write_text(DIVERGING)
+    code, out, err = run("submit", spec, "--json")
     assert code == 0, err
     code, out, _ = run("show", json.loads(out)["sweep_id"], "--json")
     trials = json.loads(out)["trials"]
