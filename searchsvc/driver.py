@@ -223,8 +223,7 @@ def _finish_parent(tracker: Tracker, run_id: str, spec: SweepSpec, outcome: Swee
         rows += [(f"best_val_{spec.metric}", outcome.best.val_score, 0)]
         if outcome.best.test_score is not None:
             rows += [(f"best_trial_test_{spec.metric}", outcome.best.test_score, 0)]
-    tracker.log_metrics(run_id, rows)
     tags = {"searchsvc.status": outcome.status}
     if outcome.best is not None:
         tags["searchsvc.best_trial"] = str(outcome.best.trial_index)
-    tracker.finish(run_id, {"completed": "FINISHED", "cancelled": "KILLED"}.get(outcome.status, "FAILED"), tags)
+    tracker.finish(run_id, {"completed": "FINISHED", "cancelled": "KILLED"}.get(outcome.status, "FAILED"), tags, rows)

@@ -165,9 +165,9 @@ class TrialRecorder(DriverCallback):
                  "train_seconds": "train_seconds", "param_count": "param_count",
                  "samples_per_second": "samples_per_second", "epochs": "epochs_run"}
         finals = [(name, getattr(r, k), 0) for k, name in names.items() if getattr(r, k) is not None]
-        self.tracker.log_metrics(state.run_id, finals)
-        self.tracker.finish(state.run_id, r.status, {"searchsvc.status": r.status, "searchsvc.attempts": str(r.attempts),
-                                                     **({"searchsvc.message": r.message[-4000:]} if r.message else {})})
+        tags = {"searchsvc.status": r.status, "searchsvc.attempts": str(r.attempts),
+                **({"searchsvc.message": r.message[-4000:]} if r.message else {})}
+        self.tracker.finish(state.run_id, r.status, tags, finals)
 
 
 def _error_text(trial: Any) -> str:

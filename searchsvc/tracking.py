@@ -31,6 +31,7 @@ class Tracker:
 
         self.tracking_uri = tracking_uri
         self.client = MlflowClient(tracking_uri)
+        self._experiment_of_run: dict[str, str] = {}  # parent run id → experiment id
 
     def __repr__(self) -> str:
         return f"Tracker({self.tracking_uri!r})"
@@ -50,9 +51,10 @@ class Tracker:
         return run.info.run_id
 
     def start_trial(self, parent_run_id: str, sweep_id: str, trial_index: int, params: Mapping[str, object]) -> str:
-        parent = self.client.get_run(parent_run_id)
+        if parent_run_id not in self._experiment_of_run:
+            self._experiment_of_run[parent_run_id] = self.client.get_run(parent_run_id).info.experiment_id
         run = self.client.create_run(
-            parent.info.experiment_id,
+            self._experiment_of_run[parent_run_id],
             run_name=f"{sweep_id}/{trial_index:05d}",
             tags={
                 "mlflow.parentRunId": parent_run_id,
@@ -70,20 +72,23 @@ class Tracker:
         # inactive (conditional) parameters are None: absent from the run, as they were from training
         self.client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items() if v is not None])
 
-    def log_metrics(self, run_id: str, rows: Iterable[tuple[str, float, int]]) -> None:
-        """``(key, value, step)`` rows in batches (MLflow takes at most 1000 metrics per call)."""
-        from mlflow.entities import Metric
+    def log_metrics(self, run_id: str, rows: Iterable[tuple[str, float, int]],
+                    tags: Mapping[str, str] | None = None) -> None:
+        """``(key, value, step)`` rows (and tags) in as few batches as MLflow allows (1000 metrics each)."""
+        from mlflow.entities import Metric, RunTag
 
         stamp = int(time.time() * 1000)
         metrics = [Metric(key, float(value), stamp, step) for key, value, step in rows]
-        for start in range(0, len(metrics), 1000):
-            self.client.log_batch(run_id, metrics=metrics[start : start + 1000])
+        run_tags = [RunTag(k, v) for k, v in (tags or {}).items()]
+        if not metrics and not run_tags:
+            return
+        for start in range(0, max(len(metrics), 1), 1000):
+            self.client.log_batch(run_id, metrics=metrics[start : start + 1000], tags=run_tags if start == 0 else [])
 
-    def finish(self, run_id: str, status: str, tags: Mapping[str, str] | None = None) -> None:
-        from mlflow.entities import RunTag
-
-        if tags:
-            self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+    def finish(self, run_id: str, status: str, tags: Mapping[str, str] | None = None,
+               metrics: Iterable[tuple[str, float, int]] = ()) -> None:
+        """Final metrics and tags in one batch, then the run's end status."""
+        self.log_metrics(run_id, metrics, tags)
         self.client.set_terminated(run_id, RUN_STATUS.get(status, status))
 
     def reopen(self, run_id: str) -> None:
