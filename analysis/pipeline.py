@@ -32,14 +32,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from analysis.best_trial import best_choice
-from analysis.efficiency import efficiency_curve
 from analysis.best_of_n import curve_sizes, expected_best
+from analysis.best_trial import best_choice
+from analysis.budget import Doubling, trials_needed
+from analysis.efficiency import efficiency_curve
 from analysis.importance import fanova_importance
 from analysis.marginals import marginal_effects
 from analysis.report import Report
 from analysis.table import TrialTable
-from analysis.budget import Doubling, trials_needed
 from searchsvc.errors import UsageError
 
 if TYPE_CHECKING:
@@ -111,21 +111,11 @@ def _checked_references(references: Mapping[str, float] | None) -> dict[str, flo
 
 
 def _write_tables(report: Report, trials: TrialTable, out: Path) -> list[Path]:
-    with_replacement = {e.n: e for e in report.expected_best_replacement}
     need = report.trials_needed
     tables = {
         "efficiency": pd.DataFrame([lvl.row() for lvl in report.efficiency.levels]),
         "efficiency_experiments": _experiments_frame(report, trials),
-        "expected_best": pd.DataFrame(
-            {
-                "n": e.n,
-                "mean": e.mean,
-                "sd": e.sd,
-                "mean_with_replacement": with_replacement[e.n].mean,
-                "sd_with_replacement": with_replacement[e.n].sd,
-            }
-            for e in report.expected_best
-        ),
+        "expected_best": pd.DataFrame(report.expected_best_rows()),
         "trials_needed": pd.DataFrame(
             {"s": need.sizes, **{f"p_top_{q:g}": need.probability[:, k] for k, q in enumerate(need.quantiles)}}
         ),

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from analysis.efficiency import EfficiencyCurve
 from analysis.best_of_n import ExpectedBest
+from analysis.budget import TrialsNeeded
+from analysis.efficiency import EfficiencyCurve
 from analysis.importance import WHERE_ACTIVE, ParamImportance
 from analysis.marginals import Marginal
-from analysis.budget import TrialsNeeded
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -53,6 +53,13 @@ def _figure(width: float, height: float, **margins: float) -> Figure:
         hspace=m["hspace"],
     )
     return fig
+
+
+def _labelled(ax: Axes, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
 
 
 def _log_axis(ax: Axes, which: str = "x", base: float = 2) -> None:
@@ -98,10 +105,8 @@ def efficiency_figure(
         ax.axhline(value, ls=":", lw=1.5, color=f"C{3 + k % 6}", label=name)
     ax.set_xticks(pos, [str(lvl.s) for lvl in curve.levels])
     ax.set_xlim(pos[0] - 0.6, pos[-1] + 0.6)
-    ax.set_xlabel("trials per experiment s (log₂ scale)")
-    ax.set_ylabel(f"test {metric_name} of the best-by-validation trial")
-    ax.set_title(f"Random experiment efficiency: {curve.size} trials re-partitioned into ⌊{curve.size}/s⌋ experiments")
-    ax.grid(alpha=0.3)
+    title = f"Random experiment efficiency: {curve.size} trials re-partitioned into ⌊{curve.size}/s⌋ experiments"
+    _labelled(ax, "trials per experiment s (log₂ scale)", f"test {metric_name} of the best-by-validation trial", title)
     ax.legend(loc="best", fontsize=8)
     return fig
 
@@ -119,10 +124,8 @@ def expected_best_figure(
     powers = [e for e in without if e.n & (e.n - 1) == 0]
     ax.plot([e.n for e in powers], [e.mean for e in powers], "o", color="C0", ms=4)
     _log_axis(ax)
-    ax.set_xlabel("number of random trials n (log₂ scale)")
-    ax.set_ylabel(f"expected test {metric_name} of the best-by-validation trial")
-    ax.set_title(f"Expected best of n trials, exact from the empirical distribution of {size} trials")
-    ax.grid(alpha=0.3)
+    title = f"Expected best of n trials, exact from the empirical distribution of {size} trials"
+    _labelled(ax, "number of random trials n (log₂ scale)", f"expected test {metric_name} of the best-by-validation trial", title)
     ax.legend(loc="best", fontsize=8)
     return fig
 
@@ -136,10 +139,7 @@ def trials_needed_figure(needed: TrialsNeeded, *, metric_name: str) -> Figure:
         left.plot(sizes, needed.probability[:, k], "o-", ms=3, color=f"C{k}", label=f"top {q:.0%} (95% at s = {needed.needed[k]})")
     left.axhline(0.95, ls="--", color="grey", lw=1)
     _log_axis(left)
-    left.set_xlabel("trials s (log₂ scale)")
-    left.set_ylabel("P(best of s trials is in the top q)")
-    left.set_title("P = 1 − (1 − q)^s")
-    left.grid(alpha=0.3)
+    _labelled(left, "trials s (log₂ scale)", "P(best of s trials is in the top q)", "P = 1 − (1 − q)^s")
     left.legend(fontsize=8, loc="lower right")
     _doubling_axes(right, needed, metric_name)
     return fig
@@ -153,10 +153,7 @@ def _doubling_axes(ax: Axes, needed: TrialsNeeded, metric_name: str) -> None:
     s = np.array([d.s for d in needed.doublings])
     ax.plot(s, [d.gain for d in needed.doublings], "o-", color="C0", label=f"expected gain in test {metric_name}")
     _log_axis(ax)
-    ax.set_xlabel("going from s to 2s trials: s (log₂ scale)")
-    ax.set_ylabel(f"expected gain in test {metric_name}")
-    ax.set_title("What doubling the number of trials buys")
-    ax.grid(alpha=0.3)
+    _labelled(ax, "going from s to 2s trials: s (log₂ scale)", f"expected gain in test {metric_name}", "What doubling the number of trials buys")
     if needed.mean_train_seconds is not None:
         twin = ax.twinx()
         twin.plot(s, [d.extra_hours for d in needed.doublings], "s--", color="C3", ms=3, label="extra compute (hours)")
@@ -189,36 +186,45 @@ def importance_figure(importances: Sequence[ParamImportance], *, metric_name: st
     return fig
 
 
-def marginals_figure(marginals: Sequence[Marginal], *, metric_name: str, columns: int = 3) -> Figure:
-    """A grid of marginal-effect panels: mean validation score ± 95% CI per value/bin (lines per group)."""
-    rows = max(1, -(-len(marginals) // columns))
+def marginals_figure(marginals: Sequence[Marginal], *, metric_name: str, columns: int = 4) -> Figure:
+    """A grid of marginal-effect panels: mean validation score ± 95% CI per value/bin.
+
+    An interaction is one panel with a line per category of its second parameter; the one-way
+    marginal of its first parameter is drawn there too (black, "all"), not in a panel of its own.
+    """
+    overall = {m.param: m for m in marginals if m.by is None}
+    inside = {m.param for m in marginals if m.by is not None}
+    panels = [m for m in marginals if m.by is not None or m.param not in inside]
+    rows = max(1, -(-len(panels) // columns))
     fig = _figure(4.2 * columns, 3.3 * rows, left=0.75, top=0.65, bottom=0.5, wspace=0.4, hspace=0.75)
     axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
-    for ax, marginal in zip(axes, marginals):
-        _marginal_axes(ax, marginal, metric_name)
-    for ax in axes[len(marginals) :]:
+    for ax, marginal in zip(axes, panels):
+        _marginal_axes(ax, marginal, metric_name, overall.get(marginal.param) if marginal.by else None)
+    for ax in axes[len(panels) :]:
         ax.set_axis_off()
-    if not marginals:
+    if not panels:
         axes[0].text(0.5, 0.5, "no param_ columns", ha="center", va="center", transform=axes[0].transAxes)
     fig.suptitle(f"Marginal effects on validation {metric_name} (mean ± 95% CI)")
     return fig
 
 
-def _marginal_axes(ax: Axes, marginal: Marginal, metric_name: str) -> None:
-    groups = list(dict.fromkeys(p.group for p in marginal.points))
-    labels = list(dict.fromkeys(p.label for p in marginal.points))
-    for k, group in enumerate(groups):
-        points = [p for p in marginal.points if p.group == group]
+def _marginal_axes(ax: Axes, marginal: Marginal, metric_name: str, overall: Marginal | None) -> None:
+    lines = [(str(g) if g is not None else None, [p for p in marginal.points if p.group == g], f"C{k}")
+             for k, g in enumerate(dict.fromkeys(p.group for p in marginal.points))]
+    if overall is not None:
+        lines.insert(0, ("all", list(overall.points), "black"))
+    labels = list(dict.fromkeys(p.label for _, points, _ in lines for p in points))
+    for k, (name, points, color) in enumerate(lines):
         if marginal.numeric:
             x = np.array([p.x for p in points], dtype=float)
         else:
-            offset = 0.0 if len(groups) == 1 else (k - (len(groups) - 1) / 2) * 0.12
+            offset = 0.0 if len(lines) == 1 else (k - (len(lines) - 1) / 2) * 0.12
             x = np.array([labels.index(p.label) + offset for p in points])
         mean = np.array([p.mean for p in points])
-        err = np.array([[p.mean - (p.ci_low if p.ci_low is not None else p.mean) for p in points],
-                        [(p.ci_high if p.ci_high is not None else p.mean) - p.mean for p in points]])
-        style = "o-" if marginal.numeric else "o"
-        ax.errorbar(x, mean, yerr=err, fmt=style, ms=4, capsize=3, color=f"C{k}", label=None if group is None else str(group))
+        low = np.array([p.mean if p.ci_low is None else p.ci_low for p in points])
+        high = np.array([p.mean if p.ci_high is None else p.ci_high for p in points])
+        fmt = "o-" if marginal.numeric else "o"
+        ax.errorbar(x, mean, yerr=[mean - low, high - mean], fmt=fmt, ms=4, capsize=3, color=color, label=name)
     if marginal.log:
         _log_axis(ax, base=10)
     if not marginal.numeric:
@@ -226,9 +232,7 @@ def _marginal_axes(ax: Axes, marginal: Marginal, metric_name: str) -> None:
     elif marginal.discrete:
         ticks = {p.x: p.label for p in marginal.points}
         ax.set_xticks(list(ticks), list(ticks.values()))
-    ax.set_title(marginal.param if marginal.by is None else f"{marginal.param} by {marginal.by}")
-    ax.set_xlabel(marginal.param + (" (log scale)" if marginal.log else ""))
-    ax.set_ylabel(f"validation {metric_name}")
-    ax.grid(alpha=0.3)
+    title = marginal.param if marginal.by is None else f"{marginal.param} by {marginal.by}"
+    _labelled(ax, marginal.param + (" (log scale)" if marginal.log else ""), f"validation {metric_name}", title)
     if marginal.by is not None:
         ax.legend(fontsize=7, title=marginal.by, title_fontsize=7)

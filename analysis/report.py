@@ -23,13 +23,13 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from analysis.best_trial import BestChoice, TrialChoice
-from analysis.efficiency import EfficiencyCurve
 from analysis.best_of_n import ExpectedBest
+from analysis.best_trial import BestChoice, TrialChoice
+from analysis.budget import TrialsNeeded
+from analysis.efficiency import EfficiencyCurve
 from analysis.importance import WHERE_ACTIVE, ParamImportance
 from analysis.marginals import Marginal
 from analysis.table import StatusCounts
-from analysis.budget import TrialsNeeded
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,7 +52,6 @@ class Report:
     def to_dict(self) -> dict[str, object]:
         """The JSON object (module docstring) as Python data; NaN becomes None."""
         band = self.efficiency.band
-        with_replacement = {e.n: e for e in self.expected_best_replacement}
         need = self.trials_needed
         data = {
             "mode": self.mode,
@@ -65,17 +64,7 @@ class Report:
                 "by_validation": asdict(self.best.by_validation),
                 "most_probable": None if self.best.most_probable is None else asdict(self.best.most_probable),
             },
-            "expected_best": [
-                {
-                    "n": e.n,
-                    "mean": e.mean,
-                    "sd": e.sd,
-                    "mean_with_replacement": with_replacement[e.n].mean,
-                    "sd_with_replacement": with_replacement[e.n].sd,
-                }
-                for e in self.expected_best
-                if e.n & (e.n - 1) == 0
-            ],
+            "expected_best": self.expected_best_rows(powers_of_two=True),
             "trials_needed": {
                 "rows": [
                     {"s": s, **{f"p_top_{q:g}": float(p) for q, p in zip(need.quantiles, need.probability[k])}}
@@ -89,6 +78,21 @@ class Report:
             "files": [str(f) for f in self.files],
         }
         return _plain(data)  # type: ignore[return-value]
+
+    def expected_best_rows(self, *, powers_of_two: bool = False) -> list[dict[str, float | int]]:
+        """n, mean and sd of the best of n, without and with replacement (n = 1, 2, 4, … only, if asked)."""
+        with_replacement = {e.n: e for e in self.expected_best_replacement}
+        return [
+            {
+                "n": e.n,
+                "mean": e.mean,
+                "sd": e.sd,
+                "mean_with_replacement": with_replacement[e.n].mean,
+                "sd_with_replacement": with_replacement[e.n].sd,
+            }
+            for e in self.expected_best
+            if not powers_of_two or e.n & (e.n - 1) == 0
+        ]
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)

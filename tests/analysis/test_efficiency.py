@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from analysis import TrialTable, efficiency_curve
-from tests.analysis.conftest import table
+from tests.analysis.conftest import table, tables
 
 
 def test_levels_are_powers_of_two_with_disjoint_consecutive_experiments():
@@ -50,20 +49,6 @@ def test_noise_aware_scores_close_to_best_by_validation_for_large_sets(synthetic
     big = synthetic.assign(val_n=10**12, test_n=10**12)
     for lvl in efficiency_curve(TrialTable.from_frame(big, mode="max")).levels:
         np.testing.assert_allclose(lvl.noise_means, lvl.values, atol=1e-9)
-
-
-@st.composite
-def tables(draw):
-    size = draw(st.integers(1, 40))
-    val = draw(st.lists(st.sampled_from([0.0, 0.25, 0.5, 0.5, 0.75, 1.0]), min_size=size, max_size=size))
-    test = draw(st.lists(st.floats(0, 1), min_size=size, max_size=size))
-    status = draw(st.lists(st.sampled_from(["ok", "ok", "ok", "diverged", "error", "infra"]), min_size=size, max_size=size))
-    status[0] = "ok"
-    sizes = draw(st.sampled_from([None, 2, 100, 10**6]))
-    frame = table(val, test, status=status, val_n=sizes, test_n=sizes, units=[16.0] * size)
-    frame.loc[[s == "diverged" for s in status], ["val_score", "test_score"]] = np.nan
-    frame["param_dropout"] = [np.nan if v < 0.5 else v for v in val]
-    return frame, draw(st.sampled_from(["max", "min"]))
 
 
 @settings(max_examples=50, deadline=None)

@@ -8,10 +8,12 @@ import sys
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 import analysis
 from analysis import analyze, synthetic_trials
 from searchsvc.errors import DataError, UsageError
+from tests.analysis.conftest import tables
 
 FIGURES = ("efficiency", "expected_best", "trials_needed", "marginals", "importance")
 TABLES = (
@@ -88,3 +90,16 @@ def test_import_is_light():
     code = "import sys, analysis.pipeline; print(sorted(m for m in ('matplotlib', 'optuna', 'ray', 'mlflow') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tables())
+def test_random_tables_analyse_to_valid_json(tmp_path, args):
+    frame, mode = args
+    report = analyze(frame, tmp_path / "random", mode=mode, importance=False, figures=False)
+    data = json.loads(report.to_json())  # allow_nan=False: every number finite or null
+    assert data["status_counts"]["used"] == len(frame[frame["status"].isin(["ok", "diverged"])])
+    assert [row["experiments"] for row in data["efficiency"]][0] == data["trials"]
+    assert (data["noise_aware"] is None) == (report.best.weights is None)
+    for m in report.marginals:  # conditional dropout: only where active
+        assert sum(p.n for p in m.points if p.group is None) <= data["trials"]
