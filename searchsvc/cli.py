@@ -210,8 +210,7 @@ def status(sweep_id: str, ledger: str | None, as_json: bool) -> None:
     Example:
       searchsvc status quickstart-20261122-101500-1a2b
     """
-    from searchsvc.ledger import get_ledger
-
+    from searchsvc.ledger import best_trial, get_ledger
     from searchsvc.reconcile import reconcile
     from searchsvc.tracking import get_tracker
 
@@ -219,7 +218,7 @@ def status(sweep_id: str, ledger: str | None, as_json: bool) -> None:
     sweep = db.sweep(sweep_id)
     sweep = reconcile(db, get_tracker(sweep.tracking_uri) if sweep.tracking_uri else None, sweep)
     counts = db.status_counts(sweep.sweep_id)
-    best = _best(db.trials(sweep.sweep_id), sweep.mode)
+    best = best_trial(db.trials(sweep.sweep_id), sweep.mode)
     if as_json:
         _print_json({"sweep_id": sweep.sweep_id, "status": sweep.status, "trials": sweep.trials, "counts": dict(counts),
                      "driver": sweep.driver,
@@ -401,12 +400,6 @@ def _trial_json(t: Any) -> dict[str, Any]:
             "val_score": t.val_score, "test_score": t.test_score, "val_n": t.val_n, "test_n": t.test_n,
             "epochs": t.epochs, "best_epoch": t.best_epoch, "param_count": t.param_count,
             "train_seconds": t.train_seconds, "message": t.message, "mlflow_run_id": t.mlflow_run_id}
-
-
-def _best(trials: list[Any], mode: str) -> Any:
-    scored = [t for t in trials if t.status == "ok" and t.val_score is not None]
-    sign = 1 if mode == "max" else -1
-    return max(scored, key=lambda t: sign * t.val_score) if scored else None
 
 
 def _summary_text(metric: str, o: Any) -> str:

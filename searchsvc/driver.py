@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from searchsvc.errors import SearchSvcError, UsageError
-from searchsvc.ledger import FINAL_STATUSES, Ledger, SweepRecord, TrialRecord, get_ledger, now
+from searchsvc.ledger import FINAL_STATUSES, Ledger, SweepRecord, TrialRecord, best_trial, get_ledger, now
 from searchsvc.reconcile import driver_alive, reconcile, this_driver
 from searchsvc.sampling import trial_params_range
 from searchsvc.spec import SweepSpec
@@ -209,10 +209,7 @@ def _outcome(ledger: Ledger, sweep_id: str, status: str, tracker: Tracker | None
              wall: float) -> SweepOutcome:
     trials = ledger.trials(sweep_id)
     sweep = ledger.sweep(sweep_id)
-    mode = sweep.mode
-    scored = [t for t in trials if t.status == "ok" and t.val_score is not None]
-    sign = 1 if mode == "max" else -1
-    best = max(scored, key=lambda t: sign * t.val_score) if scored else None
+    best = best_trial(trials, sweep.mode)
     return SweepOutcome(sweep_id, sweep.metric, status, Counter(t.status for t in trials), best, repr(ledger),
                         tracker.tracking_uri if tracker else None, parent_run_id, wall)
 

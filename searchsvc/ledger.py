@@ -108,6 +108,13 @@ class TrialRecord:
     finished_at: dt.datetime | None = None
 
 
+def best_trial(trials: list[TrialRecord], mode: str) -> TrialRecord | None:
+    """The ok trial with the best validation score (``mode`` max or min); the lowest index among ties."""
+    scored = [t for t in trials if t.status == "ok" and t.val_score is not None]
+    sign = 1 if mode == "max" else -1
+    return max(scored, key=lambda t: (sign * t.val_score, -t.trial_index)) if scored else None
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 

@@ -71,3 +71,13 @@ def test_concurrent_writers_lose_nothing(ledger: Ledger) -> None:
     trials = ledger.trials("s-1")
     assert [t.trial_index for t in trials] == list(range(400))
     assert all(t.status == "ok" and t.val_score == t.trial_index / 400 for t in trials)
+
+
+def test_best_trial_by_direction_with_ties_to_the_lowest_index() -> None:
+    from searchsvc.ledger import best_trial
+
+    trials = [TrialRecord("s", k, {}, status, val_score=v) for k, (status, v) in
+              enumerate([("ok", 0.5), ("ok", 0.9), ("diverged", None), ("ok", 0.9), ("error", 1.0), ("ok", 0.1)])]
+    assert best_trial(trials, "max").trial_index == 1
+    assert best_trial(trials, "min").trial_index == 5
+    assert best_trial(trials[2:3], "max") is None
