@@ -164,7 +164,8 @@ def _report_outcome(outcome: Any, metric: str, as_json: bool) -> None:
         _print_json({"sweep_id": outcome.sweep_id, "status": outcome.status, "counts": dict(outcome.counts),
                      "best": _trial_json(outcome.best) if outcome.best else None, "ledger": outcome.ledger,
                      "tracking_uri": outcome.tracking_uri, "parent_run_id": outcome.parent_run_id,
-                     "wall_seconds": round(outcome.wall_seconds, 3)})
+                     "wall_seconds": round(outcome.wall_seconds, 3), "bundles": outcome.bundles,
+                     "recording_cpu_seconds": round(outcome.recording_cpu_seconds, 3)})
     else:
         click.echo(_summary_text(metric, outcome))
     if outcome.status == "cancelled":

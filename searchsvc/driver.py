@@ -10,7 +10,7 @@ import os
 import secrets
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from searchsvc.errors import SearchSvcError, UsageError
@@ -37,6 +37,8 @@ class SweepOutcome:
     tracking_uri: str | None
     parent_run_id: str | None
     wall_seconds: float
+    bundles: int = 0  # Ray Tune trials that ran the trials (searchsvc.bundles)
+    recording_cpu_seconds: float = 0.0  # CPU time spent writing the ledger and MLflow while trials ran
 
 
 def submit(spec: SweepSpec, *, ledger: None | str | Ledger = None, tracker: None | str | Tracker = None,
@@ -118,13 +120,20 @@ def _continue(spec: SweepSpec, sweep: SweepRecord, indices: Any, ledger: Ledger,
 def _execute(spec: SweepSpec, sweep: SweepRecord, indices: Any, data: Any, ledger: Ledger, tracker: Tracker | None,
              cluster: dict[str, float], quiet: bool, started: float) -> SweepOutcome:
     """Run the given trials of a recorded sweep; whatever happens, leave every record closed."""
+    from searchsvc.bundles import BundleScheduler
+    from searchsvc.recorder import TrialRecorder
+
     records = {t.trial_index: t for t in ledger.trials(sweep.sweep_id)}
     todo = {k: records[k] for k in indices}
     status = "failed"
-    recorder = _recorder(ledger, tracker, sweep, todo, spec.metric)
+    placement = _placement(spec, cluster)
+    scheduler = BundleScheduler(todo, placement.concurrent, None if spec.bundle == "auto" else spec.bundle,
+                                MAX_INFRA_RESTARTS)
+    recorder = TrialRecorder(ledger, tracker, sweep.sweep_id, sweep.mlflow_run_id, todo, spec.metric,
+                             lambda k: k in scheduler.given_up)
     try:
         if todo:
-            _run_tune(spec, sweep.sweep_id, data, recorder, cluster, quiet)
+            _run_tune(spec, sweep.sweep_id, data, recorder, scheduler, placement, quiet)
         status = "cancelled" if recorder.cancel_unfinished() else "completed"
     except KeyboardInterrupt:
         status = "cancelled"
@@ -132,27 +141,24 @@ def _execute(spec: SweepSpec, sweep: SweepRecord, indices: Any, data: Any, ledge
     finally:
         recorder.close()
         ledger.update_sweep(sweep.sweep_id, status=status, finished_at=now())
-        outcome = _outcome(ledger, sweep.sweep_id, status, tracker, sweep.mlflow_run_id, time.monotonic() - started)
+        outcome = replace(_outcome(ledger, sweep.sweep_id, status, tracker, sweep.mlflow_run_id,
+                                   time.monotonic() - started),
+                          bundles=scheduler.handed_out, recording_cpu_seconds=recorder.writer.cpu_seconds)
         if tracker and sweep.mlflow_run_id:
             _finish_parent(tracker, sweep.mlflow_run_id, spec, outcome)
     return outcome
 
 
-def _recorder(ledger: Ledger, tracker: Tracker | None, sweep: SweepRecord, todo: dict[int, TrialRecord],
-              metric: str) -> Any:
-    from searchsvc.recorder import TrialRecorder
+@dataclass(frozen=True)
+class Placement:
+    """What one trial asks of the cluster, and how many run at a time."""
 
-    return TrialRecorder(ledger, tracker, sweep.sweep_id, sweep.mlflow_run_id, todo, metric)
+    cpus: float
+    gpus: float
+    concurrent: int
 
 
-def _run_tune(spec: SweepSpec, sweep_id: str, data: Any, recorder: Any, cluster: dict[str, float],
-              quiet: bool) -> None:
-    from ray import tune
-
-    from searchsvc.home import ray_dir
-    from searchsvc.progress import Progress
-    from searchsvc.worker import TrialJob, run_trial
-
+def _placement(spec: SweepSpec, cluster: dict[str, float]) -> Placement:
     gpus = spec.resources.gpus
     if gpus == "auto":
         gpus = AUTO_GPU_SHARE if cluster.get("GPU", 0) > 0 else 0.0
@@ -160,21 +166,33 @@ def _run_tune(spec: SweepSpec, sweep_id: str, data: Any, recorder: Any, cluster:
     concurrent = spec.max_concurrent
     if concurrent == "auto":
         concurrent = max(1, int(cluster.get("CPU", 1) // cpus))
+    return Placement(cpus, gpus, concurrent)
+
+
+def _run_tune(spec: SweepSpec, sweep_id: str, data: Any, recorder: Any, scheduler: Any, placement: Placement,
+              quiet: bool) -> None:
+    from ray import tune
+
+    from searchsvc.home import ray_dir
+    from searchsvc.progress import Progress
+    from searchsvc.worker import TrialJob, run_bundle
+
     params = {k: state.record.config for k, state in recorder.trials.items()}
-    job = TrialJob(spec.seed, params, spec.training, spec.metric, max(1, int(cpus)), "cuda" if gpus > 0 else "cpu",
-                   spec.max_retries)
+    job = TrialJob(spec.seed, params, spec.training, spec.metric, max(1, int(placement.cpus)),
+                   "cuda" if placement.gpus > 0 else "cpu", spec.max_retries)
 
     progress = None if quiet else Progress(recorder, len(params), spec.metric, spec.mode)
     tuner = tune.Tuner(
-        tune.with_resources(tune.with_parameters(run_trial, data=data, job=job), {"cpu": cpus, "gpu": gpus}),
-        param_space={"trial_index": tune.grid_search(sorted(params))},
-        tune_config=tune.TuneConfig(max_concurrent_trials=concurrent, reuse_actors=True),
+        tune.with_resources(tune.with_parameters(run_bundle, data=data, job=job),
+                            {"cpu": placement.cpus, "gpu": placement.gpus}),
+        tune_config=tune.TuneConfig(search_alg=scheduler, num_samples=-1, max_concurrent_trials=placement.concurrent,
+                                    reuse_actors=True, trial_dirname_creator=lambda trial: trial.trial_id),
         run_config=tune.RunConfig(
             name=f"{sweep_id}-{secrets.token_hex(2)}",
             storage_path=str(ray_dir()),
             verbose=0,
             callbacks=[recorder] + ([progress] if progress else []),
-            failure_config=tune.FailureConfig(max_failures=MAX_INFRA_RESTARTS),
+            failure_config=tune.FailureConfig(max_failures=0),  # the scheduler re-queues (searchsvc.bundles)
         ),
     )
     try:
@@ -223,4 +241,5 @@ def _finish_parent(tracker: Tracker, run_id: str, spec: SweepSpec, outcome: Swee
     tags = {"searchsvc.status": outcome.status}
     if outcome.best is not None:
         tags["searchsvc.best_trial"] = str(outcome.best.trial_index)
-    tracker.finish(run_id, {"completed": "FINISHED", "cancelled": "KILLED"}.get(outcome.status, "FAILED"), tags, rows)
+    tracker.log(run_id, rows=rows, tags=tags)
+    tracker.end(run_id, {"completed": "FINISHED", "cancelled": "KILLED"}.get(outcome.status, "FAILED"))

@@ -55,10 +55,12 @@ class Progress(DriverCallback):
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._draw()
 
-    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._draw(finished=True)
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict[str, Any], **info: Any) -> None:
+        if "attempts" in result:  # a trial's final report
+            self._draw(finished=True)
 
-    on_trial_error = on_trial_complete
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._draw(finished=True)
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
         if self.live and time.monotonic() - self._last_draw > 1.0:

@@ -1,8 +1,10 @@
 """The reconciler: after the driver of a sweep died (SIGKILL, power loss), make the records honest.
 
 A sweep marked ``running`` whose driver process is gone becomes ``interrupted``; its ``running``
-trials go back to ``pending`` (``resume`` runs them again with the same config); MLflow runs of the
-sweep left RUNNING are closed as KILLED. Runs by ``status`` and ``resume``.
+trials go back to ``pending`` (``resume`` runs them again with the same config); a trial run that
+MLflow has but the ledger missed (the driver died between the two writes) is adopted, so a re-run
+continues in it; MLflow runs of the sweep left RUNNING are closed as KILLED. Runs by ``status`` and
+``resume``.
 """
 
 from __future__ import annotations
@@ -47,10 +49,19 @@ def reconcile(ledger: Ledger, tracker: Tracker | None, sweep: SweepRecord) -> Sw
     """Close what a dead driver left open; return the sweep as it now stands."""
     if sweep.status != "running" or driver_alive(sweep):
         return sweep
-    interrupted = [replace(t, status="pending", message="interrupted: the driver stopped while it ran")
-                   for t in ledger.trials(sweep.sweep_id) if t.status == "running"]
-    ledger.upsert_trials(interrupted)
+    tracked = tracker is not None and sweep.mlflow_run_id is not None
+    run_ids = tracker.trial_run_ids(sweep.mlflow_run_id) if tracked else {}
+    fixed = []
+    for trial in ledger.trials(sweep.sweep_id):
+        t = trial
+        if t.status == "running":
+            t = replace(t, status="pending", message="interrupted: the driver stopped while it ran")
+        if t.mlflow_run_id is None and t.trial_index in run_ids:
+            t = replace(t, mlflow_run_id=run_ids[t.trial_index])
+        if t != trial:
+            fixed.append(t)
+    ledger.upsert_trials(fixed)
     ledger.update_sweep(sweep.sweep_id, status="interrupted")
-    if tracker is not None and sweep.mlflow_run_id:
+    if tracked:
         tracker.kill_running_runs(sweep.mlflow_run_id)
     return ledger.sweep(sweep.sweep_id)

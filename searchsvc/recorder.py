@@ -1,7 +1,13 @@
 """Records trials into the ledger and MLflow as Ray Tune reports them, off the training path.
 
 The Tune callback only updates in-memory state and queues writes; one background thread performs
-them in order. So the controller loop never waits on a database, and SQLite sees a single writer.
+them. So the controller loop never waits on a database, and SQLite sees a single writer. The writer
+takes everything queued at once: MLflow writes in order, then the latest ledger row of each trial
+that changed, in one transaction.
+
+A trial's MLflow run is created at its first report (its epochs so far, or its result), with the
+trial's real start time: a short trial costs three MLflow calls (create, one batch of params, metrics
+and tags, end), and a long one shows up in the dashboard within ``report_every_s``.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,37 +28,54 @@ from searchsvc.tracking import Tracker
 
 log = logging.getLogger(__name__)
 
-class BackgroundWriter:
-    """Runs queued writes in order on one thread. A failing write is logged, not fatal."""
 
-    def __init__(self) -> None:
-        self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue()
+class BackgroundWriter:
+    """Runs queued MLflow writes in order, then saves the trials marked changed, on one thread.
+    A failing write is logged, not fatal: the ledger row stays the record."""
+
+    def __init__(self, save: Callable[[list[_TrialState]], None]) -> None:
+        self._save = save
+        self._queue: queue.Queue[Callable[[], None] | _TrialState | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="searchsvc-writer", daemon=True)
         self._thread.start()
         self.failures = 0
+        self.cpu_seconds = 0.0  # the writer thread's CPU time: what recording costs the machine
 
     def submit(self, write: Callable[[], None]) -> None:
         self._queue.put(write)
+
+    def changed(self, state: _TrialState) -> None:
+        self._queue.put(state)
 
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join()
 
     def _run(self) -> None:
-        while (write := self._queue.get()) is not None:
-            try:
-                write()
-            except Exception as e:  # noqa: BLE001 - the ledger row stays the record; keep the sweep going
-                self.failures += 1
-                if self.failures == 1:
-                    log.warning("a ledger/MLflow write failed (further failures are counted): %s", e)
+        closing = False
+        while not (closing and self._queue.empty()):
+            items = [] if closing else [self._queue.get()]
+            while not self._queue.empty():
+                items.append(self._queue.get_nowait())
+            closing = closing or None in items
+            changed = {i.record.trial_index: i for i in items if isinstance(i, _TrialState)}
+            writes = [i for i in items if callable(i)]
+            started = time.thread_time()
+            for write in writes + ([lambda: self._save(list(changed.values()))] if changed else []):
+                try:
+                    write()
+                except Exception as e:  # noqa: BLE001 - keep the sweep going
+                    self.failures += 1
+                    if self.failures == 1:
+                        log.warning("a ledger/MLflow write failed (further failures are counted): %s", e)
+            self.cpu_seconds += time.thread_time() - started
 
 
 @dataclass
 class _TrialState:
     record: TrialRecord
-    run_id: str | None = None
-    last_report: dict[str, Any] | None = None  # the trainable's final report (it has "attempts")
+    run_id: str | None = None  # set by the writer thread
+    run_open: bool = False  # the MLflow run is RUNNING (created or reopened in this run of the sweep)
     done: bool = False  # a final status was recorded in this run of the sweep
     epochs: list[dict[str, float]] = field(default_factory=list)
 
@@ -68,106 +92,126 @@ class DriverCallback(Callback):
 
 
 class TrialRecorder(DriverCallback):
-    """Tune callback: trial start / results / completion / error → ledger rows and MLflow child runs."""
+    """Tune callback: the trials of each bundle starting, reporting and ending → ledger rows and MLflow runs."""
 
     def __init__(self, ledger: Ledger, tracker: Tracker | None, sweep_id: str, parent_run_id: str | None,
-                 records: dict[int, TrialRecord], metric: str) -> None:
-        """``records``: the ledger rows of the trials to run (their attempts and MLflow runs carry over)."""
+                 records: dict[int, TrialRecord], metric: str, gave_up: Callable[[int], bool]) -> None:
+        """``records``: the ledger rows of the trials to run (their attempts and MLflow runs carry over);
+        ``gave_up(k)``: whether the scheduler stopped re-queueing trial k after infra failures."""
         self.ledger, self.tracker, self.sweep_id, self.parent_run_id = ledger, tracker, sweep_id, parent_run_id
-        self.metric = metric
-        self.writer = BackgroundWriter()
+        self.metric, self.gave_up = metric, gave_up
+        self.writer = BackgroundWriter(self._save_rows)
         self.trials = {k: _TrialState(r, run_id=r.mlflow_run_id) for k, r in records.items()}
+        self.running: dict[str, int] = {}  # Tune trial id → the index of the bundle's trial that runs now
 
     # -- Tune hooks (controller thread: update state, queue writes, return)
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        state = self.trials[trial.config["trial_index"]]
-        state.record = replace(state.record, status="running", attempts=state.record.attempts + 1, started_at=now(),
-                               finished_at=None)
-        state.epochs, state.last_report = [], None
-        self._save(state)
-        if self.tracker:
-            self.writer.submit(lambda: self._start_run(state))
+        self._begin(trial.trial_id, int(trial.config["trial_indices"][0]))
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict[str, Any], **info: Any) -> None:
-        state = self.trials[trial.config["trial_index"]]
+        state = self.trials[int(result["trial_index"])]
         epochs = list(result.get("epochs") or [])
         state.epochs.extend(epochs)
-        if "attempts" in result:  # the trial's last report
-            state.last_report = result
-        if self.tracker and epochs:
-            names = {"train_loss": "train_loss", "val_loss": "val_loss", "val_score": f"val_{self.metric}",
-                     "seconds": "epoch_seconds"}
-            rows = [(name, e[key], int(e["epoch"])) for e in epochs for key, name in names.items()]
-            self.writer.submit(lambda: self.tracker.log_metrics(state.run_id, rows) if state.run_id else None)
+        if "attempts" not in result:  # epochs on the way
+            if self.tracker:
+                self.writer.submit(lambda: self._log_run(state, epochs))
+            return
+        self.running.pop(trial.trial_id, None)
+        # attempts: restarts after infra failures, plus the in-process retries of the last start
+        attempts = state.record.attempts - 1 + int(result["attempts"])
+        final = result["final"]
+        if final is None:
+            self._finish(state, "error", result.get("error"), epochs, attempts=attempts)
+        else:
+            values = {k: final[k] for k in ("val_score", "test_score", "val_n", "test_n", "epochs", "best_epoch",
+                                              "param_count", "memory_estimate_bytes", "train_seconds",
+                                              "samples_per_second")}
+            self._finish(state, final["status"], final.get("message"), epochs, attempts=attempts, **values)
+        if result.get("next_index") is not None:
+            self._begin(trial.trial_id, int(result["next_index"]))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        state = self.trials[trial.config["trial_index"]]
-        report = state.last_report or {"final": None, "error": "the trial ended without reporting a result", "attempts": 1}
-        # attempts: restarts after infra failures, plus the in-process retries of the last start
-        attempts = state.record.attempts - 1 + int(report["attempts"])
-        if report["final"] is None:
-            self._finish(state, "error", report.get("error"), attempts=attempts)
-            return
-        final = report["final"]
-        values = {k: final[k] for k in ("val_score", "test_score", "val_n", "test_n", "epochs", "best_epoch",
-                                          "param_count", "memory_estimate_bytes", "train_seconds",
-                                          "samples_per_second")}
-        self._finish(state, final["status"], final.get("message"), attempts=attempts, **values)
-
-    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        """An infra failure (lost worker, out of memory): Tune re-queues the trial with the same config."""
-        state = self.trials[trial.config["trial_index"]]
-        state.record = replace(state.record, status="infra", message=_error_text(trial))
-        self._save(state)
+        k = self.running.pop(trial.trial_id, None)
+        if k is not None:  # the bundle ended without this trial's result
+            self._finish(self.trials[k], "error", "the trial ended without reporting a result", [])
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        """Tune gave up re-queueing the trial: its worker kept failing (errors of the code never get here)."""
-        self._finish(self.trials[trial.config["trial_index"]], "infra", _error_text(trial))
+        """An infra failure (lost worker, out of memory) ended the bundle: the scheduler re-queued its
+        running trial with the same config, or gave up on it after too many restarts."""
+        k = self.running.pop(trial.trial_id, None)
+        if k is None:
+            return
+        state = self.trials[k]
+        if self.gave_up(k):
+            self._finish(state, "infra", _error_text(trial), [])
+        else:
+            state.record = replace(state.record, status="infra", message=_error_text(trial))
+            self.writer.changed(state)
 
     def cancel_unfinished(self) -> int:
         """Record every trial that did not finish (Tune was stopped) as ``cancelled``; return how many."""
         unfinished = [s for s in self.trials.values() if not s.done]
         for state in unfinished:
-            self._finish(state, "cancelled", "cancelled before it finished; `searchsvc resume` runs it again")
+            self._finish(state, "cancelled", "cancelled before it finished; `searchsvc resume` runs it again", [])
         return len(unfinished)
 
     def close(self) -> None:
         """Wait for every queued write."""
         self.writer.close()
 
-    # -- helpers
-    def _finish(self, state: _TrialState, status: str, message: str | None, **values: Any) -> None:
+    # -- helpers (controller thread)
+    def _begin(self, tune_trial_id: str, k: int) -> None:
+        self.running[tune_trial_id] = k
+        state = self.trials[k]
+        state.record = replace(state.record, status="running", attempts=state.record.attempts + 1, started_at=now(),
+                               finished_at=None)
+        state.epochs = []
+        self.writer.changed(state)
+
+    def _finish(self, state: _TrialState, status: str, message: str | None, unlogged: list[dict[str, float]],
+                **values: Any) -> None:
+        """``unlogged``: the epochs that came with the final report, logged to MLflow with the results."""
+        began = state.record.status in ("running", "infra")  # in this run of the sweep
         state.record = replace(state.record, status=status, message=message, finished_at=now(),
                                epoch_metrics=list(state.epochs), **values)
         state.done = True
-        self._save(state)
-        if self.tracker:
-            self.writer.submit(lambda: self._end_run(state))
+        if self.tracker and began:
+            record = state.record
+            self.writer.submit(lambda: self._log_run(state, unlogged, record))
+        self.writer.changed(state)
 
-    def _save(self, state: _TrialState) -> None:
-        record = state.record
-        self.writer.submit(lambda: self.ledger.upsert_trials([replace(record, mlflow_run_id=state.run_id)]))
+    # -- helpers (writer thread)
+    def _save_rows(self, states: list[_TrialState]) -> None:
+        self.ledger.upsert_trials([replace(s.record, mlflow_run_id=s.run_id) for s in states])
 
-    def _start_run(self, state: _TrialState) -> None:
-        """One MLflow run per trial, ever: a re-run (infra, resume) continues in the trial's run."""
-        if state.run_id is not None:
-            self.tracker.reopen(state.run_id)
-            return
-        r = state.record
-        state.run_id = self.tracker.start_trial(self.parent_run_id, self.sweep_id, r.trial_index, r.config)
-        self.ledger.upsert_trials([replace(state.record, mlflow_run_id=state.run_id)])
-
-    def _end_run(self, state: _TrialState) -> None:
-        r = state.record
+    def _log_run(self, state: _TrialState, epochs: list[dict[str, float]], final: TrialRecord | None = None) -> None:
+        """Epoch metrics (and, with ``final``, the results, tags and end status) into the trial's run,
+        which is created at its first report: one MLflow run per trial, ever (a re-run continues in it)."""
+        params = None
         if state.run_id is None:
-            return
-        names = {"val_score": f"best_val_{self.metric}", "test_score": f"test_{self.metric}",
-                 "train_seconds": "train_seconds", "param_count": "param_count",
-                 "samples_per_second": "samples_per_second", "epochs": "epochs_run"}
-        finals = [(name, getattr(r, k), 0) for k, name in names.items() if getattr(r, k) is not None]
-        tags = {"searchsvc.status": r.status, "searchsvc.attempts": str(r.attempts),
-                **({"searchsvc.message": r.message[-4000:]} if r.message else {})}
-        self.tracker.finish(state.run_id, r.status, tags, finals)
+            started = state.record.started_at or now()
+            state.run_id = self.tracker.start_trial(self.parent_run_id, self.sweep_id, state.record.trial_index,
+                                                    int(started.timestamp() * 1000))
+            params, state.run_open = state.record.config, True
+            self.writer.changed(state)  # the ledger learns the run id in the next round of writes
+        elif not state.run_open:
+            self.tracker.reopen(state.run_id)
+            state.run_open = True
+        names = {"train_loss": "train_loss", "val_loss": "val_loss", "val_score": f"val_{self.metric}",
+                 "seconds": "epoch_seconds"}
+        rows = [(name, e[key], int(e["epoch"])) for e in epochs for key, name in names.items()]
+        tags = None
+        if final is not None:
+            names = {"val_score": f"best_val_{self.metric}", "test_score": f"test_{self.metric}",
+                     "train_seconds": "train_seconds", "param_count": "param_count",
+                     "samples_per_second": "samples_per_second", "epochs": "epochs_run"}
+            rows += [(name, getattr(final, k), 0) for k, name in names.items() if getattr(final, k) is not None]
+            tags = {"searchsvc.status": final.status, "searchsvc.attempts": str(final.attempts),
+                    **({"searchsvc.message": final.message[-4000:]} if final.message else {})}
+        self.tracker.log(state.run_id, params=params, rows=rows, tags=tags)
+        if final is not None:
+            self.tracker.end(state.run_id, final.status)
+            state.run_open = False
 
 
 def _error_text(trial: Any) -> str:

@@ -59,6 +59,8 @@ class SweepSpec(_Model):
     resources: Resources = Resources()
     max_concurrent: int | Literal["auto"] = "auto"
     max_retries: int = Field(2, ge=0, le=100, description="re-runs of a trial that raised (status error)")
+    bundle: int | Literal["auto"] = Field("auto", description="trials per Ray Tune trial; auto: large bundles "
+                                          "first, single trials at the end (see searchsvc.bundles)")
     space: dict[str, Param]
 
     @field_validator("space", mode="before")
@@ -73,7 +75,7 @@ class SweepSpec(_Model):
             raise ValueError(f"expected 1-64 letters, digits, '_', '.' or '-' (starting with a letter or digit), got {v!r}")
         return v
 
-    @field_validator("max_concurrent")
+    @field_validator("max_concurrent", "bundle")
     @classmethod
     def _positive(cls, v: int | str) -> int | str:
         return _auto_or_at_least(v, 1, "an integer")

@@ -7,7 +7,9 @@ driver can write many runs from one thread. ``get_tracker(None | URI | Tracker)`
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -46,15 +48,16 @@ class Tracker:
         run = self.client.create_run(
             self.experiment_id(experiment), run_name=sweep_id, tags={"searchsvc.sweep_id": sweep_id, "searchsvc.kind": "sweep"}
         )
-        self.log_params(run.info.run_id, params)
+        self.log(run.info.run_id, params=params)
         self.client.log_dict(run.info.run_id, spec, "spec.json")
         return run.info.run_id
 
-    def start_trial(self, parent_run_id: str, sweep_id: str, trial_index: int, params: Mapping[str, object]) -> str:
+    def start_trial(self, parent_run_id: str, sweep_id: str, trial_index: int, start_time_ms: int | None = None) -> str:
         if parent_run_id not in self._experiment_of_run:
             self._experiment_of_run[parent_run_id] = self.client.get_run(parent_run_id).info.experiment_id
         run = self.client.create_run(
             self._experiment_of_run[parent_run_id],
+            start_time=start_time_ms,
             run_name=f"{sweep_id}/{trial_index:05d}",
             tags={
                 "mlflow.parentRunId": parent_run_id,
@@ -63,32 +66,26 @@ class Tracker:
                 "searchsvc.kind": "trial",
             },
         )
-        self.log_params(run.info.run_id, params)
         return run.info.run_id
 
-    def log_params(self, run_id: str, params: Mapping[str, object]) -> None:
-        from mlflow.entities import Param
-
-        # inactive (conditional) parameters are None: absent from the run, as they were from training
-        self.client.log_batch(run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items() if v is not None])
-
-    def log_metrics(self, run_id: str, rows: Iterable[tuple[str, float, int]],
-                    tags: Mapping[str, str] | None = None) -> None:
-        """``(key, value, step)`` rows (and tags) in as few batches as MLflow allows (1000 metrics each)."""
-        from mlflow.entities import Metric, RunTag
+    def log(self, run_id: str, *, params: Mapping[str, object] | None = None,
+            rows: Iterable[tuple[str, float, int]] = (), tags: Mapping[str, str] | None = None) -> None:
+        """Params, ``(key, value, step)`` metric rows and tags in as few batches as MLflow allows
+        (1000 metrics, 100 params each). Inactive (conditional) parameters are ``None``: absent from the
+        run, as they were from training."""
+        from mlflow.entities import Metric, Param, RunTag
 
         stamp = int(time.time() * 1000)
         metrics = [Metric(key, float(value), stamp, step) for key, value, step in rows]
+        run_params = [Param(k, str(v)[:6000]) for k, v in (params or {}).items() if v is not None]
         run_tags = [RunTag(k, v) for k, v in (tags or {}).items()]
-        if not metrics and not run_tags:
-            return
-        for start in range(0, max(len(metrics), 1), 1000):
-            self.client.log_batch(run_id, metrics=metrics[start : start + 1000], tags=run_tags if start == 0 else [])
+        batches = max(math.ceil(len(metrics) / 1000), math.ceil(len(run_params) / 100), 1 if run_tags else 0)
+        for i in range(batches):
+            self.client.log_batch(run_id, metrics=metrics[i * 1000 : (i + 1) * 1000],
+                                  params=run_params[i * 100 : (i + 1) * 100], tags=run_tags if i == 0 else [])
 
-    def finish(self, run_id: str, status: str, tags: Mapping[str, str] | None = None,
-               metrics: Iterable[tuple[str, float, int]] = ()) -> None:
-        """Final metrics and tags in one batch, then the run's end status."""
-        self.log_metrics(run_id, metrics, tags)
+    def end(self, run_id: str, status: str) -> None:
+        """The run's end status, from a trial status (ok, error, …) or an MLflow one (FINISHED, …)."""
         self.client.set_terminated(run_id, RUN_STATUS.get(status, status))
 
     def reopen(self, run_id: str) -> None:
@@ -101,6 +98,11 @@ class Tracker:
         sweep_id = parent.data.tags["searchsvc.sweep_id"]
         return self.client.search_runs([parent.info.experiment_id],
                                        filter_string=f"tags.`searchsvc.sweep_id` = '{sweep_id}'", max_results=50000)
+
+    def trial_run_ids(self, parent_run_id: str) -> dict[int, str]:
+        """The sweep's trial runs by trial index."""
+        return {int(r.data.tags["searchsvc.trial_index"]): r.info.run_id for r in self.runs_of_sweep(parent_run_id)
+                if r.data.tags.get("searchsvc.kind") == "trial"}
 
     def kill_running_runs(self, parent_run_id: str) -> int:
         """Close the sweep's runs left RUNNING by a dead driver as KILLED; return how many."""
@@ -122,8 +124,18 @@ def get_tracker(tracker: None | str | Tracker = None) -> Tracker:
     if "://" not in uri and not uri.startswith(("databricks", "file:")):
         raise UsageError(f"--tracking-uri: expected a URI like http://host:5000 or sqlite:///PATH, got {uri!r}")
     if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _write_ahead_log(Path(uri.removeprefix("sqlite:///")).expanduser())
     return Tracker(uri)
+
+
+def _write_ahead_log(path: Path) -> None:
+    """Put a local MLflow SQLite store in WAL mode (a property of the file, kept by every later connection):
+    cheaper commits for the sweep's many small writes, and readers (``searchsvc ui``) never block them."""
+    import sqlite3
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
 
 
 def _artifact_location(tracking_uri: str, experiment: str) -> str | None:

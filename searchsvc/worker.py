@@ -1,19 +1,22 @@
-"""What runs inside a Ray worker: one trial, from its index to a reported result.
+"""What runs inside a Ray worker: a bundle of trials, each from its index to a reported result.
 
 The job (data set, settings, every trial's params) reaches the worker once through Ray's object
-store; the trainable itself only reads ``config["trial_index"]``. Per-epoch metrics are reported to
-the driver at most every ``report_every_s`` seconds (each report is a round trip), and always at the end.
+store; the trainable itself only reads ``config["trial_indices"]`` (see :mod:`searchsvc.bundles`).
+Each report is a round trip that blocks training, so a trial reports its epochs at most every
+``report_every_s`` seconds, and once at its end; that final report also names the bundle's next
+trial, which starts right after it.
 
 Failure taxonomy, worker side: an exception from the training code is retried here with the same
 config and seed up to ``max_retries`` times, then reported as a result with status ``error`` and its
-traceback. Only what is not the config's fault — out of memory, a dead process — reaches Ray Tune as
-a failure, which re-queues the trial (``infra``).
+traceback. Only what is not the config's fault, out of memory or a dead process, ends the bundle as
+a Tune failure; the scheduler re-queues its unfinished trials (``infra``).
 """
 
 from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,14 +38,23 @@ class TrialJob:
     report_every_s: float = 2.0
 
 
-def run_trial(config: dict[str, Any], *, data: Any, job: TrialJob) -> None:
+def run_bundle(config: dict[str, Any], *, data: Any, job: TrialJob) -> None:
+    """Tune's trainable: run the bundle's trials in order; each ends with one final report."""
     from ray import tune
 
+    indices = [int(k) for k in config["trial_indices"]]
+    for position, k in enumerate(indices):
+        final = run_trial(k, data, job, tune.report)
+        following = indices[position + 1] if position + 1 < len(indices) else None
+        tune.report({**final, "trial_index": k, "next_index": following})
+
+
+def run_trial(k: int, data: Any, job: TrialJob, report: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Train trial ``k`` (retrying code errors); return its final report. Epochs go to ``report`` on the way."""
     from experiments.hyperparams import LSTMConfig
     from experiments.trainable import train_trial
     from searchsvc.sampling import trial_seed
 
-    k = int(config["trial_index"])
     pending: list[dict[str, float]] = []
     last_report = time.monotonic()
 
@@ -50,7 +62,7 @@ def run_trial(config: dict[str, Any], *, data: Any, job: TrialJob) -> None:
         nonlocal last_report
         pending.append(metrics.as_dict())
         if time.monotonic() - last_report >= job.report_every_s:
-            tune.report({"epochs": pending.copy(), "final": None})
+            report({"trial_index": k, "epochs": pending.copy()})
             pending.clear()
             last_report = time.monotonic()
 
@@ -69,13 +81,12 @@ def run_trial(config: dict[str, Any], *, data: Any, job: TrialJob) -> None:
             )
         except Exception as e:
             if is_infra_failure(e):
-                raise  # Tune re-queues the trial
+                raise  # the bundle fails; the scheduler re-queues its unfinished trials
             if attempt > job.max_retries:
-                tune.report({"epochs": pending, "final": None, "error": traceback.format_exc(), "attempts": attempt})
-                return
+                return {"epochs": pending, "final": None, "error": traceback.format_exc(), "attempts": attempt}
         else:
-            tune.report({"epochs": pending, "final": result.as_dict(), "attempts": attempt})
-            return
+            return {"epochs": pending, "final": result.as_dict(), "attempts": attempt}
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def is_infra_failure(error: BaseException) -> bool:

@@ -17,6 +17,7 @@ trials: 6
 dataset: {{name: mnist1d, samples: 400}}
 training: {{max_epochs: 2, patience: 2}}
 max_concurrent: {concurrent}
+bundle: {bundle}
 space:
   units: {{type: log_int, low: 4, high: 16}}
   layers: {{type: int, low: 1, high: 2}}
@@ -48,9 +49,9 @@ def run(monkeypatch, capsys) -> Callable[..., tuple[int, str, str]]:
 
 @pytest.fixture
 def tiny_spec(tmp_path) -> Callable[..., Path]:
-    def write(concurrent: int = 2, text: str = TINY) -> Path:
-        path = tmp_path / f"tiny-{concurrent}.yaml"
-        path.write_text(text.format(concurrent=concurrent))
+    def write(concurrent: int = 2, text: str = TINY, bundle: int | str = "auto") -> Path:
+        path = tmp_path / f"tiny-{concurrent}-{bundle}.yaml"
+        path.write_text(text.format(concurrent=concurrent, bundle=bundle))
         return path
 
     return write

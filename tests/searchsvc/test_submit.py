@@ -10,22 +10,28 @@ pytestmark = pytest.mark.usefixtures("ray_session")
 
 
 def test_sweep_is_recorded_in_ledger_and_mlflow_identically_at_any_concurrency(run, tiny_spec) -> None:
+    """One trial per Ray Tune trial one at a time, then bundles two at a time: the same configs and, trial by
+    trial, the same scores (trials that share a worker process do not influence each other)."""
     from mlflow.tracking import MlflowClient
 
     from searchsvc.home import default_tracking_uri
 
     runs = {}
-    for concurrent in (1, 2):
-        code, out, err = run("submit", str(tiny_spec(concurrent)), "--json")
+    for concurrent, bundle in ((1, 1), (2, "auto")):
+        code, out, err = run("submit", str(tiny_spec(concurrent, bundle=bundle)), "--json")
         assert code == 0, err
         runs[concurrent] = json.loads(out)
+    assert runs[1]["bundles"] == 6 and runs[2]["bundles"] == 5  # factoring: [0, 1], [2], [3], [4], [5]
+    assert runs[2]["recording_cpu_seconds"] > 0
     code, out, _ = run("validate", str(tiny_spec(1)), "--show", "6", "--json")
     shown = {t["trial_index"]: t["config"] for t in json.loads(out)["trials"]}
 
     client = MlflowClient(default_tracking_uri())
+    scores = {}
     for concurrent, outcome in runs.items():
         code, out, _ = run("show", outcome["sweep_id"], "--json")
         trials = json.loads(out)["trials"]
+        scores[concurrent] = [(t["status"], t["val_score"], t["test_score"]) for t in trials]
         assert [t["trial_index"] for t in trials] == list(range(6))
         assert all(t["status"] in ("ok", "diverged") for t in trials)
         assert {t["trial_index"]: t["config"] for t in trials} == shown  # same configs at any concurrency
@@ -43,6 +49,8 @@ def test_sweep_is_recorded_in_ledger_and_mlflow_identically_at_any_concurrency(r
             history = client.get_metric_history(child.info.run_id, "val_accuracy")
             assert len(history) == trials[k]["epochs"] >= 1
             assert [m.step for m in history] == list(range(1, len(history) + 1))
+            assert child.info.start_time <= child.info.end_time
+    assert scores[1] == scores[2]
 
 
 def test_status_list_and_unknown_sweep(run, tiny_spec) -> None:
