@@ -1,15 +1,20 @@
 """The data sets a trial trains on: MNIST-1D, the adding problem and a user's ``.npz``, as numpy arrays.
 
 :func:`load_dataset` turns dataset settings into a :class:`Dataset` with fixed train/validation/test
-splits. It is cached per process, so a worker that runs many trials builds or reads the data once.
-No torch here: the trainable moves the arrays to tensors.
+splits. It is cached per process, so a worker that runs many trials builds or reads the data once;
+with a ``cache_dir``, MNIST-1D (seconds to generate) is also kept on disk, so no later process
+generates it again. No torch here: the trainable moves the arrays to tensors.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
 import random
+import tempfile
 import zipfile
+from importlib.metadata import version
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +29,10 @@ MAX_NPZ_BYTES = 4 * 2**30
 MIN_NPZ_SAMPLES = 10
 #: most classes a classification ``.npz`` may have (labels 0..MAX_CLASSES-1)
 MAX_CLASSES = 65_536
+#: changes when the layout of :func:`load_dataset`'s cache files changes (old files are then ignored)
+CACHE_FORMAT = 1
+#: the arrays of a Dataset, in order
+SPLIT_ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,7 @@ class Dataset:
     y_test: np.ndarray
 
     def __post_init__(self) -> None:
-        for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+        for name in SPLIT_ARRAYS:
             getattr(self, name).setflags(write=False)
 
     @property
@@ -74,14 +83,16 @@ class Dataset:
         return SplitSizes(len(self.y_train), len(self.y_val), len(self.y_test))
 
 
-def load_dataset(settings: MNIST1D | Adding | NpzFile) -> Dataset:
+def load_dataset(settings: MNIST1D | Adding | NpzFile, cache_dir: Path | None = None) -> Dataset:
     """Build or read the data set ``settings`` describe; cached per process.
 
     A ``.npz`` is cached by path, size and modification time, so an edited file is read again.
+    ``cache_dir``: where a generated MNIST-1D is kept between processes, keyed by its settings and
+    the generator's version (an unreadable file is generated again and replaced).
     Raises :class:`~searchsvc.errors.DataError` for a missing or malformed ``.npz``.
     """
     if isinstance(settings, MNIST1D):
-        return _mnist1d(settings)
+        return _mnist1d(settings, cache_dir)
     if isinstance(settings, Adding):
         return _adding(settings)
     if isinstance(settings, NpzFile):
@@ -118,7 +129,35 @@ def _split_indices(n: int, n_val: int, n_test: int, rng: np.random.Generator):
 
 
 @functools.lru_cache(maxsize=4)
-def _mnist1d(settings: MNIST1D) -> Dataset:
+def _mnist1d(settings: MNIST1D, cache_dir: Path | None) -> Dataset:
+    if cache_dir is None:
+        return _generate_mnist1d(settings)
+    key = f"{settings.model_dump_json()} mnist1d {version('mnist1d')} format {CACHE_FORMAT}"
+    path = cache_dir / f"mnist1d-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return Dataset("mnist1d", "classification", 10, **{name: archive[name] for name in SPLIT_ARRAYS})
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        pass  # absent, or unreadable (a write cut short): generate it again
+    data = _generate_mnist1d(settings)
+    _write_atomically(path, {name: getattr(data, name) for name in SPLIT_ARRAYS})
+    return data
+
+
+def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez`` to a temporary file beside ``path``, then renamed: readers see all of it or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _generate_mnist1d(settings: MNIST1D) -> Dataset:
     from mnist1d.data import get_dataset_args, make_dataset  # heavy: imports matplotlib
 
     args = get_dataset_args()

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from experiments.datasets import Dataset
+from experiments.datasets import SPLIT_ARRAYS, Dataset
 from experiments.hyperparams import OPTIMIZERS, LSTMConfig
 from experiments.model import LSTMModel, estimate_training_memory
 from experiments.results import EpochMetrics, TrialResult
@@ -52,12 +52,8 @@ def dataset_tensors(data: Dataset, device: torch.device) -> DatasetTensors:
     if device not in per_device:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "The given NumPy array is not writable")
-            per_device[device] = DatasetTensors(
-                *(
-                    torch.from_numpy(getattr(data, name)).to(device)
-                    for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
-                )
-            )
+            per_device[device] = DatasetTensors(*(torch.from_numpy(getattr(data, name)).to(device)
+                                                  for name in SPLIT_ARRAYS))
     return per_device[device]
 
 

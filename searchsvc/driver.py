@@ -44,10 +44,8 @@ class SweepOutcome:
 def submit(spec: SweepSpec, *, ledger: None | str | Ledger = None, tracker: None | str | Tracker = None,
            address: str | None = None, quiet: bool = False, track: bool = True) -> SweepOutcome:
     """Start a new sweep, run every trial of ``spec``, return the outcome. ``track=False`` skips MLflow."""
-    from experiments.datasets import load_dataset
-
     started = time.monotonic()
-    data = load_dataset(spec.dataset)  # a broken user data set stops here, before any write
+    data = _load_data(spec)  # a broken user data set stops here, before any write
     params = trial_params_range(spec.space, spec.strategy, spec.seed, 0, spec.trials, spec.grid_points)
     ledger = get_ledger(ledger)
     tracker = get_tracker(tracker) if track else None
@@ -107,9 +105,7 @@ def _open(sweep_id: str, ledger: None | str | Ledger) -> tuple[Ledger, SweepReco
 
 def _continue(spec: SweepSpec, sweep: SweepRecord, indices: Any, ledger: Ledger, tracker: Tracker | None,
               address: str | None, quiet: bool, started: float) -> SweepOutcome:
-    from experiments.datasets import load_dataset
-
-    data = load_dataset(spec.dataset)
+    data = _load_data(spec)
     cluster = _start_ray(address)
     ledger.update_sweep(sweep.sweep_id, status="running", driver=this_driver(), finished_at=None)
     if tracker and sweep.mlflow_run_id:
@@ -200,6 +196,13 @@ def _run_tune(spec: SweepSpec, sweep_id: str, data: Any, recorder: Any, schedule
     finally:
         if progress:
             progress.close()
+
+
+def _load_data(spec: SweepSpec) -> Any:
+    from experiments.datasets import load_dataset
+    from searchsvc.home import datasets_dir
+
+    return load_dataset(spec.dataset, datasets_dir())
 
 
 def _start_ray(address: str | None) -> dict[str, float]:

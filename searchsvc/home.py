@@ -1,7 +1,8 @@
 """Where searchsvc keeps its state by default: one home directory.
 
 ``$SEARCHSVC_HOME`` (default ``~/.searchsvc``) holds the ledger (``ledger.db``), the MLflow store
-(``mlflow.db`` + ``mlartifacts/``) and Ray Tune's working files (``ray/``). Each can be overridden by
+(``mlflow.db`` + ``mlartifacts/``), Ray Tune's working files (``ray/``) and generated data sets
+(``datasets/``, made once, read by every later sweep). Each can be overridden by
 a CLI flag; the MLflow store also by the standard ``MLFLOW_TRACKING_URI``.
 """
 
@@ -29,3 +30,7 @@ def default_artifact_root() -> Path:
 
 def ray_dir() -> Path:
     return home_dir() / "ray"
+
+
+def datasets_dir() -> Path:
+    return home_dir() / "datasets"

@@ -43,6 +43,36 @@ def test_mnist1d_is_deterministic_cached_and_leaves_global_rngs_alone():
     assert not np.array_equal(first.x_train, other.x_train)
 
 
+def test_mnist1d_is_kept_on_disk_and_read_back_by_a_later_process(tmp_path, monkeypatch):
+    settings = MNIST1D(samples=300, seed=3)
+    built = _fresh(settings)
+    _fresh_in(settings, tmp_path)  # generated, then written
+    _fresh_in(MNIST1D(samples=300, seed=4), tmp_path)  # other settings: another file
+    assert len(list(tmp_path.glob("mnist1d-*.npz"))) == 2
+    monkeypatch.setattr("mnist1d.data.make_dataset", lambda args: pytest.fail("generated again"))
+    read = _fresh_in(settings, tmp_path)  # as in a new process: nothing in memory
+    for name in datasets.SPLIT_ARRAYS:
+        np.testing.assert_array_equal(getattr(read, name), getattr(built, name))
+        assert getattr(read, name).dtype == getattr(built, name).dtype and not getattr(read, name).flags.writeable
+    assert read.sizes == built.sizes and read.n_classes == 10
+
+
+def test_an_unreadable_cache_file_is_generated_again(tmp_path):
+    settings = MNIST1D(samples=200)
+    good = _fresh_in(settings, tmp_path)
+    (path,) = tmp_path.glob("mnist1d-*.npz")
+    path.write_bytes(path.read_bytes()[:100])  # a write cut short
+    again = _fresh_in(settings, tmp_path)
+    np.testing.assert_array_equal(again.x_train, good.x_train)
+    assert np.load(path)["x_train"].shape == good.x_train.shape  # replaced by a whole file
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
+
+
+def _fresh_in(settings, cache_dir):
+    clear_dataset_cache()
+    return load_dataset(settings, cache_dir)
+
+
 def test_arrays_are_read_only():
     data = load_dataset(Adding(length=10, train=20, val=10, test=10))
     with pytest.raises(ValueError):
