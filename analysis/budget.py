@@ -33,6 +33,15 @@ class Doubling:
     extra_hours: float | None
 
 
+def time_unit(hours: float) -> tuple[str, float]:
+    """The unit to show ``hours`` of compute in (seconds, minutes or hours) and its size in hours."""
+    if hours < 1.5 / 60:
+        return "seconds", 1 / 3600
+    if hours < 1.5:
+        return "minutes", 1 / 60
+    return "hours", 1.0
+
+
 @dataclass(frozen=True, eq=False)
 class TrialsNeeded:
     """P(best of s in the top q) for each s (rows) and q (columns); trials for 95%; gains of doubling."""

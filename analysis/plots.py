@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from analysis.best_of_n import ExpectedBest
-from analysis.budget import TrialsNeeded
+from analysis.budget import TrialsNeeded, time_unit
 from analysis.efficiency import EfficiencyCurve
 from analysis.importance import WHERE_ACTIVE, ParamImportance
 from analysis.marginals import Marginal
@@ -155,10 +155,12 @@ def _doubling_axes(ax: Axes, needed: TrialsNeeded, metric_name: str) -> None:
     _log_axis(ax)
     _labelled(ax, "going from s to 2s trials: s (log₂ scale)", f"expected gain in test {metric_name}", "What doubling the number of trials buys")
     if needed.mean_train_seconds is not None:
+        unit, size = time_unit(max(d.extra_hours for d in needed.doublings))
         twin = ax.twinx()
-        twin.plot(s, [d.extra_hours for d in needed.doublings], "s--", color="C3", ms=3, label="extra compute (hours)")
+        twin.plot(s, [d.extra_hours / size for d in needed.doublings], "s--", color="C3", ms=3,
+                  label=f"extra compute ({unit})")
         _log_axis(twin, "y", base=10)
-        twin.set_ylabel("extra compute for s more trials (hours)")
+        twin.set_ylabel(f"extra compute for s more trials ({unit})")
         handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
         ax.legend(handles=handles, fontsize=8, loc="upper center")
     else:

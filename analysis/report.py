@@ -25,7 +25,7 @@ from pathlib import Path
 
 from analysis.best_of_n import ExpectedBest
 from analysis.best_trial import BestChoice, TrialChoice
-from analysis.budget import TrialsNeeded
+from analysis.budget import TrialsNeeded, time_unit
 from analysis.efficiency import EfficiencyCurve
 from analysis.importance import WHERE_ACTIVE, ParamImportance
 from analysis.marginals import Marginal
@@ -118,7 +118,10 @@ class Report:
         lines.append("Trials for a 95% chance of the top q: " + ", ".join(f"top {q:.0%}: {n}" for q, n in zip(need.quantiles, need.needed)))
         if need.doublings:
             d = need.doublings[-1]
-            cost = "" if d.extra_hours is None else f", {d.extra_hours:.1f} more hours of training"
+            cost = ""
+            if d.extra_hours is not None:
+                unit, size = time_unit(d.extra_hours)
+                cost = f", {d.extra_hours / size:.1f} more {unit} of training"
             lines.append(f"Doubling {d.s} → {2 * d.s} trials: expected gain {d.gain:+.4f} {m}{cost}.")
         if self.importance:
             lines.append(

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from analysis import TrialTable, top_probability, trials_for, trials_needed
+from analysis.budget import time_unit
 from tests.analysis.conftest import table
 
 
@@ -40,3 +41,10 @@ def test_min_mode_gain_is_positive_when_loss_falls_and_no_hours_without_seconds(
 def test_single_trial_has_no_doublings():
     need = trials_needed(TrialTable.from_frame(table([0.5], [0.5]), mode="max"))
     assert need.doublings == () and need.sizes[-1] == 512
+
+
+@pytest.mark.parametrize(("hours", "shown"), [(4.0 / 3600, "4.0 seconds"), (89.0 / 3600, "89.0 seconds"),
+                                              (0.5, "30.0 minutes"), (1.49, "89.4 minutes"), (12.0, "12.0 hours")])
+def test_compute_is_shown_in_seconds_minutes_or_hours(hours, shown) -> None:
+    unit, size = time_unit(hours)
+    assert f"{hours / size:.1f} {unit}" == shown
