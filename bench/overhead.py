@@ -18,14 +18,18 @@ fixed MNIST-1D subset, one torch thread per trial, ``--workers`` trials at a tim
 Ray is started, the heavy packages imported, the data set generated into searchsvc's disk cache and
 each run's ledger and MLflow store created before the timed runs (once per machine or store, not per
 sweep; printed separately). Every timed run starts with no data set in memory and reads it from that
-cache: the ideal's processes, the searchsvc driver, each Ray Tune trial and Optuna alike. Overhead per trial is
-(wall − ideal) / S; per core, that times the number of workers. For the searchsvc runs the CPU time of
-the thread that writes the ledger and MLflow is printed as a share of the training time (S × the
-ideal's mean training seconds): the cost of recording, measured directly.
+cache: the ideal's processes, the searchsvc driver, each Ray Tune trial and Optuna alike.
 
-    python bench/overhead.py                         # a few minutes
-    python bench/overhead.py --trials 128 --epochs 20   # ~2 s trials, as in the performance issue
-    python bench/overhead.py --trials 128 --epochs 2    # ~0.2 s trials
+Overhead per trial is (wall − ideal) / S; per core, that times the number of workers. With
+``--repeat N`` the ideal, searchsvc and searchsvc without MLflow run in N rounds, and their medians
+are compared (this machine's speed drifts by several percent within minutes). The MLflow share is
+(searchsvc − no-mlflow) × workers / (S × the ideal's mean training seconds). For the searchsvc runs the
+driver's CPU time is printed, and the CPU time of the thread that writes the ledger and MLflow as a
+share of training: the cost of recording, measured directly.
+
+    python bench/overhead.py                                      # a few minutes
+    python bench/overhead.py --trials 128 --epochs 20 --repeat 3  # ~2 s trials (about 25 minutes)
+    python bench/overhead.py --trials 128 --epochs 2 --repeat 3   # ~0.2 s trials (about 8 minutes)
 """
 
 from __future__ import annotations
@@ -84,12 +88,13 @@ def _one_thread() -> None:
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
 
 
-def run_ideal(args: argparse.Namespace) -> tuple[float, float]:
-    """Wall time, and the mean training seconds of a trial."""
+def run_ideal(args: argparse.Namespace) -> tuple[float, str]:
+    """Wall time; the mean training seconds of a trial (the first round's are the yardstick of the shares)."""
     start = time.perf_counter()
     with mp.get_context("spawn").Pool(args.workers, initializer=_one_thread) as pool:
         seconds = pool.map(one_trial, [(args, k) for k in range(args.trials)], chunksize=1)
-    return time.perf_counter() - start, sum(seconds) / len(seconds)
+    _IDEAL.setdefault("trial", sum(seconds) / len(seconds))
+    return time.perf_counter() - start, f"{sum(seconds) / len(seconds):.3f} s of training per trial"
 
 
 def warm_up_driver(args: argparse.Namespace, home: Path) -> None:
@@ -189,7 +194,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2000, help="MNIST-1D samples generated")
     parser.add_argument("--units", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="trials at a time (one CPU each)")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of searchsvc with and without MLflow (medians)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of ideal, searchsvc and searchsvc without MLflow (medians compared)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["tune", "optuna", "no-mlflow", "bundle-1"])
     args = parser.parse_args()
 
@@ -208,32 +214,32 @@ def main() -> None:
           flush=True)
 
     walls: dict[str, list[float]] = {}
-    ideal, per_trial = run_ideal(args)
-    walls["ideal"], _IDEAL["trial"] = [ideal], per_trial
-    print(f"ideal      {ideal:7.1f} s   ({per_trial:.2f} s of training per trial)", flush=True)
     runs = []
-    for i in range(args.repeat):  # the pair alternates, so slow drifts of the machine hit both alike
+    for i in range(args.repeat):  # rounds of ideal, searchsvc, no-mlflow: slow drifts of the machine hit all alike
+        runs.append(("ideal", lambda: run_ideal(args)))
         runs.append(("searchsvc", lambda i=i: run_searchsvc(args, home / f"a{i}", True)))
         if "no-mlflow" not in args.skip:
             runs.append(("no-mlflow", lambda i=i: run_searchsvc(args, home / f"b{i}", False)))
     if "bundle-1" not in args.skip:
         runs.append(("bundle-1", lambda: run_searchsvc(args, home / "c", True, bundle=1)))
     if "tune" not in args.skip:
-        runs.append(("tune", lambda: (run_tune(args, home), "")))
+        runs.append(("tune", lambda: (run_tune(args, home), "docs' defaults, MLflowLoggerCallback")))
     if "optuna" not in args.skip:
-        runs.append(("optuna", lambda: (run_optuna(args, home), "")))
+        runs.append(("optuna", lambda: (run_optuna(args, home), f"n_jobs={args.workers}, SQLite storage")))
     for name, run in runs:
         clear_dataset_cache()  # each run reads the data set as a new process would
         wall, detail = run()
         walls.setdefault(name, []).append(wall)
+        ideal = walls["ideal"][-1]  # this round's
         extra = wall - ideal
-        print(f"{name:<10} {wall:7.1f} s   {wall / ideal:.3f}× ideal   overhead "
-              f"{extra / args.trials:+.3f} s/trial, {extra * args.workers / args.trials:+.3f} core-s/trial"
-              + (f"   ({detail})" if detail else ""), flush=True)
+        print(f"{name:<10} {wall:7.1f} s   {wall / ideal:.3f}× ideal   overhead {extra / args.trials:+.3f} s/trial, "
+              f"{extra * args.workers / args.trials:+.3f} core-s/trial   ({detail})", flush=True)
     wall = {name: statistics.median(w) for name, w in walls.items()}
     if args.repeat > 1:
-        print(f"medians of {args.repeat}: searchsvc {wall['searchsvc']:.1f} s ({wall['searchsvc'] / ideal:.3f}× ideal)"
-              + (f", no-mlflow {wall['no-mlflow']:.1f} s" if "no-mlflow" in wall else ""))
+        print(f"medians of {args.repeat}: " + ", ".join(
+            f"{name} {wall[name]:.1f} s" + ("" if name == "ideal" else f" ({wall[name] / wall['ideal']:.3f}× ideal, "
+                                          f"{(wall[name] - wall['ideal']) / args.trials:+.3f} s/trial)")
+            for name in ("ideal", "searchsvc", "no-mlflow") if name in wall))
     if "no-mlflow" in wall:
         share = (wall["searchsvc"] - wall["no-mlflow"]) * args.workers / _training_core_seconds(args) * 100
         print(f"MLflow switched off: {share:+.1f}% of trial time (searchsvc with vs without MLflow, wall)")
