@@ -209,6 +209,9 @@ def _start_ray(address: str | None) -> dict[str, float]:
     """Start (or join) Ray quietly and return the cluster's resources."""
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # we record results ourselves
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # An embedded Ray starts its workers at nice 15, below the driver and Ray's daemons; trials are the
+    # work here, so they run at the priority of everything else (a cluster keeps its own setting).
+    os.environ.setdefault("RAY_worker_niceness", "0")
     import ray
 
     if not ray.is_initialized():
