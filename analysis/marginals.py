@@ -3,7 +3,9 @@
 For every parameter: per category (categorical parameters, and numeric ones with at most
 ``DISCRETE_MAX`` distinct values, e.g. ``layers``), or per quantile bin of its values (numeric ones,
 bins equal in count, on the log scale for log distributions). Each point is the mean validation
-score of the trials in it with the t interval mean ± t_{0.975, n−1}·sd/√n (none for n = 1).
+score of the trials in it with the t interval mean ± t_{0.975, n−1}·sd/√n (none for n = 1), clipped
+to [0, 1] when the scores are proportions (the table has set sizes): the mean of a few proportions
+cannot leave it, though the t interval of 2 trials easily does.
 
 Interactions (the LSTM questions: dropout rate by placement, learning rate by optimizer) are the
 same per bin of the first parameter, one line per category of the second; the bins are shared by
@@ -72,21 +74,25 @@ def marginal_effects(
     """One-way marginals of every parameter, then the ``interactions`` whose parameters both exist."""
     space = param_space(table.params, distributions)
     names = [p for p in PREFERRED_ORDER if p in space.names] + [p for p in space.names if p not in PREFERRED_ORDER]
-    out = [_marginal(table.val, space, p, None, bins) for p in names]
-    out += [_marginal(table.val, space, x, by, bins) for x, by in interactions if x in space.names and by in space.names]
-    return tuple(out)
+    bounds = (0.0, 1.0) if table.has_set_sizes else None
+    pairs = [(p, None) for p in names] + [(x, by) for x, by in interactions if x in space.names and by in space.names]
+    return tuple(_marginal(table.val, space, x, by, bins, bounds) for x, by in pairs)
 
 
-def mean_ci(scores: np.ndarray) -> tuple[float, float | None, float | None]:
-    """Mean and 95% t interval of ``scores`` (no interval for a single score)."""
+def mean_ci(scores: np.ndarray, bounds: tuple[float, float] | None = None) -> tuple[float, float | None, float | None]:
+    """Mean and 95% t interval of ``scores`` (no interval for a single score), clipped to ``bounds``."""
     n, mean = len(scores), float(np.mean(scores))
     if n < 2:
         return mean, None, None
     half = float(stats.t.ppf(0.975, n - 1) * np.std(scores, ddof=1) / np.sqrt(n))
-    return mean, mean - half, mean + half
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return mean, low, high
 
 
-def _marginal(scores: np.ndarray, space: ParamSpace, param: str, by: str | None, bins: int) -> Marginal:
+def _marginal(scores: np.ndarray, space: ParamSpace, param: str, by: str | None, bins: int,
+              bounds: tuple[float, float] | None) -> Marginal:
     active = space.active(param) & (space.active(by) if by else True)
     codes, labels, xs, numeric = _binned(space, param, active, bins)
     discrete = numeric and len(np.unique(space.values[param].to_numpy()[active].astype(float))) <= DISCRETE_MAX
@@ -99,7 +105,7 @@ def _marginal(scores: np.ndarray, space: ParamSpace, param: str, by: str | None,
         for b, (label, x) in enumerate(zip(labels, xs)):
             inside = codes == b if g is None else (codes == b) & (group_codes == g)
             if inside.any():
-                mean, low, high = mean_ci(scores[active][inside])
+                mean, low, high = mean_ci(scores[active][inside], bounds)
                 name = None if g is None else group_labels[g]
                 points.append(MarginalPoint(label, x, name, int(inside.sum()), mean, low, high))
     return Marginal(param, by, numeric, discrete, numeric and space.is_log(param), tuple(points))

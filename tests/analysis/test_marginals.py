@@ -19,6 +19,17 @@ def test_mean_ci_is_the_t_interval():
     assert mean_ci(np.array([0.3])) == (0.3, None, None)
 
 
+def test_intervals_of_proportions_stay_within_0_and_1():
+    two = np.array([0.1, 0.9])  # t interval of 2 trials: 0.5 ± 5.08
+    assert mean_ci(two)[1] < -4 and mean_ci(two)[2] > 5
+    assert mean_ci(two, (0.0, 1.0)) == (0.5, 0.0, 1.0)
+    narrow = np.array([0.5, 0.6, 0.7, 0.65])
+    assert mean_ci(narrow, (0.0, 1.0)) == mean_ci(narrow)  # inside: untouched
+    frame = table([0.1, 0.9, 0.2, 0.8], [0.5] * 4, val_n=100, test_n=100, units=[8, 8, 64, 64])
+    for marginal in marginal_effects(TrialTable.from_frame(frame, mode="max")):
+        assert all(0.0 <= p.ci_low <= p.mean <= p.ci_high <= 1.0 for p in marginal.points)
+
+
 def test_categories_discrete_values_bins_and_interactions(synthetic):
     t = TrialTable.from_frame(synthetic, mode="max")
     marginals = {(m.param, m.by): m for m in marginal_effects(t)}
