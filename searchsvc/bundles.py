@@ -21,6 +21,8 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
+from searchsvc.worker import is_final_report
+
 
 class BundleScheduler(Searcher):
     """A Tune searcher that hands out bundles of the sweep's pending trial indices, in index order."""
@@ -48,7 +50,7 @@ class BundleScheduler(Searcher):
         return None if self.bundles else Searcher.FINISHED  # None: a running bundle may still give trials back
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
-        if "attempts" in result:  # a trial's final report
+        if is_final_report(result):
             self.finished.add(int(result["trial_index"]))
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:

@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any, TextIO
 
 from searchsvc.recorder import DriverCallback, TrialRecorder
+from searchsvc.worker import is_final_report
 
 
 def format_progress(counts: Counter[str], total: int, best: tuple[int, float] | None, metric: str,
@@ -56,7 +57,7 @@ class Progress(DriverCallback):
         self._draw()
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict[str, Any], **info: Any) -> None:
-        if "attempts" in result:  # a trial's final report
+        if is_final_report(result):
             self._draw(finished=True)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

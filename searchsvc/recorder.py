@@ -25,6 +25,7 @@ from ray.tune import Callback
 
 from searchsvc.ledger import Ledger, TrialRecord, now
 from searchsvc.tracking import Tracker
+from searchsvc.worker import is_final_report
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class TrialRecorder(DriverCallback):
         state = self.trials[int(result["trial_index"])]
         epochs = list(result.get("epochs") or [])
         state.epochs.extend(epochs)
-        if "attempts" not in result:  # epochs on the way
+        if not is_final_report(result):  # epochs on the way
             if self.tracker:
                 self.writer.submit(lambda: self._log_run(state, epochs))
             return

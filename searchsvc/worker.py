@@ -89,6 +89,11 @@ def run_trial(k: int, data: Any, job: TrialJob, report: Callable[[dict[str, Any]
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
+def is_final_report(result: dict[str, Any]) -> bool:
+    """Whether a report is a trial's final one (its result or error); epoch reports carry no ``attempts``."""
+    return "attempts" in result
+
+
 def is_infra_failure(error: BaseException) -> bool:
     """Out of memory (host or CUDA) is the machine's limit, not a bad config."""
     return isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError" or "CUDA out of memory" in str(error)
