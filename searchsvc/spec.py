@@ -40,7 +40,7 @@ class Resources(_Model):
     cpus: float = Field(1.0, gt=0, le=1024)
     gpus: float | Literal["auto"] = "auto"
 
-    @field_validator("gpus")
+    @field_validator("gpus", mode="before")
     @classmethod
     def _non_negative(cls, v: float | str) -> float | str:
         return _auto_or_at_least(v, 0, "a number")
@@ -75,7 +75,7 @@ class SweepSpec(_Model):
             raise ValueError(f"expected 1-64 letters, digits, '_', '.' or '-' (starting with a letter or digit), got {v!r}")
         return v
 
-    @field_validator("max_concurrent", "bundle")
+    @field_validator("max_concurrent", "bundle", mode="before")
     @classmethod
     def _positive(cls, v: int | str) -> int | str:
         return _auto_or_at_least(v, 1, "an integer")
@@ -107,8 +107,12 @@ class SweepSpec(_Model):
         return METRICS[self.metric][0]
 
 
-def _auto_or_at_least(value: float | str, low: float, kind: str) -> float | str:
-    if value != "auto" and value < low:
+def _auto_or_at_least(value: object, low: float, kind: str) -> object:
+    """Before pydantic parses the field: a word other than auto, or a number below ``low``, is refused
+    with both choices named; anything else is left to pydantic."""
+    if isinstance(value, str) and value != "auto":
+        raise ValueError(f"expected {kind} >= {low} or auto, got {value!r}")
+    if isinstance(value, (int, float)) and value < low:
         raise ValueError(f"expected {kind} >= {low} or auto, got {value}")
     return value
 

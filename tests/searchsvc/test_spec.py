@@ -48,6 +48,8 @@ INVALID = [
     ("mode against the metric", BASE + "objective: {metric: accuracy, mode: min}\n", "objective.mode"),
     ("negative cpus", BASE + "resources: {cpus: -1}\n", "resources.cpus"),
     ("zero concurrency", BASE + "max_concurrent: 0\n", "max_concurrent"),
+    ("zero trials per bundle", BASE + "bundle: 0\n", "bundle"),
+    ("bundle neither auto nor a number", BASE + "bundle: many\n", "bundle: expected an integer >= 1 or auto, got 'many'"),
     ("unknown key in dataset", BASE.replace("samples: 200", "samples: 200, rows: 3"), "dataset.rows"),
     ("missing space", "name: t\ntrials: 4\ndataset: {name: mnist1d}\n", "space"),
     ("empty space", BASE.split("space:")[0] + "space: {}\n", "space"),
