@@ -8,7 +8,8 @@ fixed MNIST-1D subset, one torch thread per trial, ``--workers`` trials at a tim
              build the data set, as every run below must too
   searchsvc  ``searchsvc.driver.submit`` end to end: Ray Tune, ledger (SQLite) and MLflow (SQLite),
              trial bundles as by default (``bundle: auto``)
-  no-mlflow  the same with MLflow off (the ledger stays on: it is the system of record)
+  unrecorded the same with recording switched off: no MLflow, and the ledger's trial updates kept in
+             memory instead of written (its rows are created, as ``submit`` does before any trial runs)
   bundle-1   searchsvc with one trial per Ray Tune trial (``bundle: 1``): what bundles buy
   tune       Ray Tune as its docs show it: a function trainable reporting every epoch, defaults
              (no actor reuse), ``MLflowLoggerCallback``
@@ -21,14 +22,19 @@ sweep; printed separately). Every timed run starts with no data set in memory an
 cache: the ideal's processes, the searchsvc driver, each Ray Tune trial and Optuna alike.
 
 Overhead per trial is (wall − ideal) / S; per core, that times the number of workers. With
-``--repeat N`` the ideal, searchsvc and searchsvc without MLflow run in N rounds, and their medians
-are compared (this machine's speed drifts by several percent within minutes). The MLflow share is
-(searchsvc − no-mlflow) × workers / (S × the ideal's mean training seconds). For the searchsvc runs the
-driver's CPU time is printed, and the CPU time of the thread that writes the ledger and MLflow as a
-share of training: the cost of recording, measured directly.
+``--repeat N`` the ideal, searchsvc and unrecorded run in N rounds, and their medians are compared
+(this machine's speed drifts by several percent within minutes). What recording costs is measured by
+switching it off, as a share of training (S × the ideal's mean training seconds), in each round from
+the adjacent pair of searchsvc and unrecorded runs, whose order alternates from round to round so that
+a steady drift cancels in the median: by wall time (× workers), and by the CPU time the whole machine
+spent (``/proc/stat``: every process, Ray's daemons and SQLite's writes included). For the searchsvc
+runs the driver's CPU time is printed, and the CPU time of the thread that writes the ledger and
+MLflow: the cost of recording, measured directly.
 
     python bench/overhead.py                                      # a few minutes
     python bench/overhead.py --trials 128 --epochs 20 --repeat 3  # ~2 s trials (about 25 minutes)
+    python bench/overhead.py --trials 128 --epochs 20 --repeat 6 --skip bundle-1 tune optuna
+                                                                  # recording's cost (about 40 minutes)
     python bench/overhead.py --trials 128 --epochs 2 --repeat 3   # ~0.2 s trials (about 8 minutes)
 """
 
@@ -107,23 +113,51 @@ def warm_up_driver(args: argparse.Namespace, home: Path) -> None:
                   tracker=f"sqlite:///{home / 'warm-up-mlflow.db'}", quiet=True)
 
 
-def run_searchsvc(args: argparse.Namespace, home: Path, track: bool, bundle: int | str = "auto") -> tuple[float, str]:
+def run_searchsvc(args: argparse.Namespace, home: Path, record: bool, bundle: int | str = "auto") -> tuple[float, str]:
     from searchsvc import driver
     from searchsvc.ledger import get_ledger
     from searchsvc.tracking import get_tracker
 
-    ledger = get_ledger(f"sqlite:///{home / 'ledger.db'}")
-    tracker = get_tracker(f"sqlite:///{home / 'mlflow.db'}") if track else None
+    url = f"sqlite:///{home / 'ledger.db'}"
+    ledger = get_ledger(url) if record else _unrecorded_ledger(url)
+    tracker = get_tracker(f"sqlite:///{home / 'mlflow.db'}") if record else None
     if tracker:
         tracker.experiment_id("overhead")  # the store's tables and the experiment: once per store
     start, cpu = time.perf_counter(), time.process_time()
-    outcome = driver.submit(_spec(args, bundle), ledger=ledger, tracker=tracker, quiet=True, track=track)
+    outcome = driver.submit(_spec(args, bundle), ledger=ledger, tracker=tracker, quiet=True, track=record)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert outcome.counts.get("ok") == args.trials, outcome.counts
     training = _training_core_seconds(args)
     return wall, (f"{outcome.bundles} Tune trials; driver {cpu:.2f} CPU-s, of which recording "
                   f"{outcome.recording_cpu_seconds:.2f} = {outcome.recording_cpu_seconds / training * 100:.2f}% "
                   f"of training")
+
+
+def _unrecorded_ledger(url: str):
+    """A ledger whose trial updates stay in memory: the sweep's rows are created (``submit`` does that
+    before any trial runs), nothing the trials report is written."""
+    from searchsvc.ledger import Ledger
+
+    class UnrecordedLedger(Ledger):
+        def __init__(self, url: str) -> None:
+            super().__init__(url)
+            self.kept: dict[tuple[str, int], object] = {}
+
+        def upsert_trials(self, trials: list) -> None:
+            super().upsert_trials([t for t in trials if t.status == "pending"])
+            self.kept.update({(t.sweep_id, t.trial_index): t for t in trials if t.status != "pending"})
+
+        def trials(self, sweep_id: str) -> list:
+            return [self.kept.get((sweep_id, t.trial_index), t) for t in super().trials(sweep_id)]
+
+    return UnrecordedLedger(url)
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy (user, nice, system, interrupts), from /proc/stat."""
+    with open("/proc/stat") as f:
+        user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in f.readline().split()[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def run_tune(args: argparse.Namespace, home: Path) -> float:
@@ -195,8 +229,8 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="trials at a time (one CPU each)")
     parser.add_argument("--repeat", type=int, default=1,
-                        help="rounds of ideal, searchsvc and searchsvc without MLflow (medians compared)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["tune", "optuna", "no-mlflow", "bundle-1"])
+                        help="rounds of ideal, searchsvc and unrecorded (medians and paired differences compared)")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["tune", "optuna", "unrecorded", "bundle-1"])
     args = parser.parse_args()
 
     from experiments.datasets import clear_dataset_cache
@@ -213,39 +247,54 @@ def main() -> None:
     print(f"ray start-up, imports and a warm-up sweep (not counted below): {time.perf_counter() - start:.1f} s",
           flush=True)
 
-    walls: dict[str, list[float]] = {}
     runs = []
-    for i in range(args.repeat):  # rounds of ideal, searchsvc, no-mlflow: slow drifts of the machine hit all alike
-        runs.append(("ideal", lambda: run_ideal(args)))
-        runs.append(("searchsvc", lambda i=i: run_searchsvc(args, home / f"a{i}", True)))
-        if "no-mlflow" not in args.skip:
-            runs.append(("no-mlflow", lambda i=i: run_searchsvc(args, home / f"b{i}", False)))
+    for i in range(args.repeat):  # rounds: slow drifts of the machine hit all alike
+        pair = [("searchsvc", lambda i=i: run_searchsvc(args, home / f"a{i}", True))]
+        if "unrecorded" not in args.skip:
+            pair.append(("unrecorded", lambda i=i: run_searchsvc(args, home / f"b{i}", False)))
+        runs += [("ideal", lambda: run_ideal(args))] + pair[:: -1 if i % 2 else 1]
     if "bundle-1" not in args.skip:
         runs.append(("bundle-1", lambda: run_searchsvc(args, home / "c", True, bundle=1)))
     if "tune" not in args.skip:
         runs.append(("tune", lambda: (run_tune(args, home), "docs' defaults, MLflowLoggerCallback")))
     if "optuna" not in args.skip:
         runs.append(("optuna", lambda: (run_optuna(args, home), f"n_jobs={args.workers}, SQLite storage")))
+    walls: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}
     for name, run in runs:
         clear_dataset_cache()  # each run reads the data set as a new process would
+        cpu = machine_cpu_seconds()
         wall, detail = run()
+        cpu = machine_cpu_seconds() - cpu
         walls.setdefault(name, []).append(wall)
+        cpus.setdefault(name, []).append(cpu)
         ideal = walls["ideal"][-1]  # this round's
         extra = wall - ideal
         print(f"{name:<10} {wall:7.1f} s   {wall / ideal:.3f}× ideal   overhead {extra / args.trials:+.3f} s/trial, "
-              f"{extra * args.workers / args.trials:+.3f} core-s/trial   ({detail})", flush=True)
+              f"{extra * args.workers / args.trials:+.3f} core-s/trial   machine {cpu:.1f} CPU-s   ({detail})",
+              flush=True)
     wall = {name: statistics.median(w) for name, w in walls.items()}
     if args.repeat > 1:
         print(f"medians of {args.repeat}: " + ", ".join(
             f"{name} {wall[name]:.1f} s" + ("" if name == "ideal" else f" ({wall[name] / wall['ideal']:.3f}× ideal, "
                                           f"{(wall[name] - wall['ideal']) / args.trials:+.3f} s/trial)")
-            for name in ("ideal", "searchsvc", "no-mlflow") if name in wall))
-    if "no-mlflow" in wall:
-        share = (wall["searchsvc"] - wall["no-mlflow"]) * args.workers / _training_core_seconds(args) * 100
-        print(f"MLflow switched off: {share:+.1f}% of trial time (searchsvc with vs without MLflow, wall)")
+            for name in ("ideal", "searchsvc", "unrecorded") if name in wall))
+    if "unrecorded" in wall:
+        print_recording_cost(walls, cpus, args)
     for other in ("bundle-1", "tune", "optuna"):
         if other in wall:
             print(f"searchsvc vs {other}: {wall[other] / wall['searchsvc']:.2f}× faster")
+
+
+def print_recording_cost(walls: dict[str, list[float]], cpus: dict[str, list[float]], args: argparse.Namespace) -> None:
+    """Recording (MLflow and the ledger) switched off: each round's pair of runs, as shares of training."""
+    training = _training_core_seconds(args)
+    by_wall = [(on - off) * args.workers / training * 100 for on, off in zip(walls["searchsvc"], walls["unrecorded"])]
+    by_cpu = [(on - off) / training * 100 for on, off in zip(cpus["searchsvc"], cpus["unrecorded"])]
+    for label, shares in (("wall", by_wall), ("machine CPU", by_cpu)):
+        print(f"recording switched off, by {label}: {statistics.median(shares):+.1f}% of trial time "
+              f"(median of {len(shares)} rounds; each: {', '.join(f'{x:+.1f}%' for x in shares)})")
+
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -188,12 +188,16 @@ class TrialRecorder(DriverCallback):
     def _log_run(self, state: _TrialState, epochs: list[dict[str, float]], final: TrialRecord | None = None) -> None:
         """Epoch metrics (and, with ``final``, the results, tags and end status) into the trial's run,
         which is created at its first report: one MLflow run per trial, ever (a re-run continues in it)."""
+        tags = None
+        if final is not None:
+            tags = {"searchsvc.status": final.status, "searchsvc.attempts": str(final.attempts),
+                    **({"searchsvc.message": final.message[-4000:]} if final.message else {})}
         params = None
-        if state.run_id is None:
+        if state.run_id is None:  # created with the final tags when its first report is the last (one write less)
             started = state.record.started_at or now()
             state.run_id = self.tracker.start_trial(self.parent_run_id, self.sweep_id, state.record.trial_index,
-                                                    int(started.timestamp() * 1000))
-            params, state.run_open = state.record.config, True
+                                                    int(started.timestamp() * 1000), tags)
+            params, state.run_open, tags = state.record.config, True, None
             self.writer.changed(state)  # the ledger learns the run id in the next round of writes
         elif not state.run_open:
             self.tracker.reopen(state.run_id)
@@ -201,14 +205,11 @@ class TrialRecorder(DriverCallback):
         names = {"train_loss": "train_loss", "val_loss": "val_loss", "val_score": f"val_{self.metric}",
                  "seconds": "epoch_seconds"}
         rows = [(name, e[key], int(e["epoch"])) for e in epochs for key, name in names.items()]
-        tags = None
         if final is not None:
             names = {"val_score": f"best_val_{self.metric}", "test_score": f"test_{self.metric}",
                      "train_seconds": "train_seconds", "param_count": "param_count",
                      "samples_per_second": "samples_per_second", "epochs": "epochs_run"}
             rows += [(name, getattr(final, k), 0) for k, name in names.items() if getattr(final, k) is not None]
-            tags = {"searchsvc.status": final.status, "searchsvc.attempts": str(final.attempts),
-                    **({"searchsvc.message": final.message[-4000:]} if final.message else {})}
         self.tracker.log(state.run_id, params=params, rows=rows, tags=tags)
         if final is not None:
             self.tracker.end(state.run_id, final.status)

@@ -52,7 +52,8 @@ class Tracker:
         self.client.log_dict(run.info.run_id, spec, "spec.json")
         return run.info.run_id
 
-    def start_trial(self, parent_run_id: str, sweep_id: str, trial_index: int, start_time_ms: int | None = None) -> str:
+    def start_trial(self, parent_run_id: str, sweep_id: str, trial_index: int, start_time_ms: int | None = None,
+                    tags: Mapping[str, str] | None = None) -> str:
         if parent_run_id not in self._experiment_of_run:
             self._experiment_of_run[parent_run_id] = self.client.get_run(parent_run_id).info.experiment_id
         run = self.client.create_run(
@@ -64,6 +65,7 @@ class Tracker:
                 "searchsvc.sweep_id": sweep_id,
                 "searchsvc.trial_index": str(trial_index),
                 "searchsvc.kind": "trial",
+                **(tags or {}),
             },
         )
         return run.info.run_id
