@@ -33,6 +33,7 @@ class TrialResult:
     memory_estimate_bytes: int
     train_seconds: float  # wall time of the whole training, evaluation included
     samples_per_second: float  # training samples processed per second of training steps
+    device: str = "cpu"  # what it trained on: cpu, or cuda and the GPU's name
     message: str | None = None  # why it diverged, etc.
 
     def as_dict(self) -> dict[str, object]:

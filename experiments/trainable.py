@@ -90,6 +90,11 @@ def resolve_device(device: str | None) -> torch.device:
     return resolved
 
 
+def device_name(device: torch.device) -> str:
+    """``cpu``, or ``cuda`` and the GPU's name: what a trial records it trained on."""
+    return f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else device.type
+
+
 def train_trial(
     config: LSTMConfig,
     data: Dataset,
@@ -194,6 +199,7 @@ class _Trial:
             ).total,
             train_seconds=time.perf_counter() - started,
             samples_per_second=n * epoch / train_seconds if train_seconds > 0 else 0.0,
+            device=device_name(self.device),
             message=message,
         )
 

@@ -400,7 +400,7 @@ def _trial_json(t: Any) -> dict[str, Any]:
     return {"trial_index": t.trial_index, "status": t.status, "attempts": t.attempts, "config": t.config,
             "val_score": t.val_score, "test_score": t.test_score, "val_n": t.val_n, "test_n": t.test_n,
             "epochs": t.epochs, "best_epoch": t.best_epoch, "param_count": t.param_count,
-            "train_seconds": t.train_seconds, "message": t.message, "mlflow_run_id": t.mlflow_run_id}
+            "train_seconds": t.train_seconds, "device": t.device, "message": t.message, "mlflow_run_id": t.mlflow_run_id}
 
 
 def _summary_text(metric: str, o: Any) -> str:

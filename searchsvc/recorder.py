@@ -126,7 +126,7 @@ class TrialRecorder(DriverCallback):
         else:
             values = {k: final[k] for k in ("val_score", "test_score", "val_n", "test_n", "epochs", "best_epoch",
                                               "param_count", "memory_estimate_bytes", "train_seconds",
-                                              "samples_per_second")}
+                                              "samples_per_second", "device")}
             self._finish(state, final["status"], final.get("message"), epochs, attempts=attempts, **values)
         if result.get("next_index") is not None:
             self._begin(trial.trial_id, int(result["next_index"]))
@@ -191,6 +191,7 @@ class TrialRecorder(DriverCallback):
         tags = None
         if final is not None:
             tags = {"searchsvc.status": final.status, "searchsvc.attempts": str(final.attempts),
+                    **({"searchsvc.device": final.device} if final.device else {}),
                     **({"searchsvc.message": final.message[-4000:]} if final.message else {})}
         params = None
         if state.run_id is None:  # created with the final tags when its first report is the last (one write less)

@@ -40,6 +40,7 @@ def test_mnist1d_learns_clearly_better_than_chance(mnist):
     assert result.param_count == param_count(config, 1, 10)
     assert result.memory_estimate_bytes == estimate_training_memory(config, 1, 10, 40, 32).total
     assert result.samples_per_second > 0 and result.train_seconds > 0
+    assert result.device == "cpu"
 
 
 def test_adding_problem_regression_returns_a_finite_mse(adding):
@@ -148,3 +149,4 @@ def test_trains_on_cuda_with_mixed_precision(mnist):
     config = LSTMConfig(units=64, layers=2, bidirectional=True, lr=3e-3, batch_size=64)
     result = train_trial(config, mnist, TrainingSettings(max_epochs=5), "accuracy", 0, device="cuda")
     assert result.status == "ok" and result.test_score > 0.2
+    assert result.device.startswith("cuda (")

@@ -47,6 +47,7 @@ def test_sweep_is_recorded_in_ledger_and_mlflow_identically_at_any_concurrency(r
             assert child.info.status == "FINISHED"
             assert child.data.tags["searchsvc.status"] == trials[k]["status"]
             assert child.data.tags["searchsvc.attempts"] == str(trials[k]["attempts"])
+            assert child.data.tags["searchsvc.device"] == trials[k]["device"] == "cpu"
             assert child.data.params["units"] == str(shown[k]["units"])
             history = client.get_metric_history(child.info.run_id, "val_accuracy")
             assert len(history) == trials[k]["epochs"] >= 1
