@@ -160,8 +160,9 @@ def _placement(spec: SweepSpec, cluster: dict[str, float]) -> Placement:
         gpus = AUTO_GPU_SHARE if cluster.get("GPU", 0) > 0 else 0.0
     cpus = spec.resources.cpus
     concurrent = spec.max_concurrent
-    if concurrent == "auto":
-        concurrent = max(1, int(cluster.get("CPU", 1) // cpus))
+    if concurrent == "auto":  # as many as the cluster's CPUs, and its GPUs when trials take a GPU share, fit
+        concurrent = max(1, int(min(cluster.get("CPU", 1) // cpus,
+                                    cluster.get("GPU", 0) // gpus if gpus > 0 else float("inf"))))
     return Placement(cpus, gpus, concurrent)
 
 

@@ -137,3 +137,15 @@ def test_a_diverging_config_is_recorded_diverged_and_the_sweep_completes(run, tm
     assert by_lr[10.0]["status"] == "diverged" and by_lr[10.0]["attempts"] == 1  # a result, never retried
     assert "became" in by_lr[10.0]["message"] and by_lr[10.0]["test_score"] is None
     assert by_lr[0.001]["status"] == "ok"
+
+
+@pytest.mark.parametrize("gpus, concurrent", [(0, 16), (0.25, 4), ("auto", 4), (0.5, 2)])
+def test_auto_concurrency_counts_what_fits_on_the_gpus_too(gpus, concurrent) -> None:
+    """16 CPUs and one GPU: with a GPU share per trial only 1/share trials fit at once, and the bundles
+    are sized for that many."""
+    from searchsvc.driver import _placement
+    from searchsvc.spec import parse_spec
+    from tests.searchsvc.conftest import TINY
+
+    text = TINY.format(concurrent="auto", bundle="auto") + f"resources: {{cpus: 1, gpus: {gpus}}}\n"
+    assert _placement(parse_spec(text), {"CPU": 16.0, "GPU": 1.0}).concurrent == concurrent
