@@ -19,8 +19,18 @@ peak, not RSS: oneDNN reserves workspace that it never touches, so peak RSS grow
 torch itself, Python and the data set hold is excluded, as in the estimate. "peak in" is the
 phase (forward, backward, clip, step) and innermost op of the allocation that reached the peak.
 
+With ``--device cuda`` the same configs train on the GPU as ``train_trial`` does there: model,
+optimizer and batch on the GPU, the forward pass in float16 autocast, the loss in float32, backward
+through a ``GradScaler``, ``unscale_`` before the clipping, ``scaler.step``/``update``
+(``--no-amp``: float32, no scaler). The measured peak is ``torch.cuda.max_memory_allocated()``
+after ``reset_peak_memory_stats()``, minus what was allocated before the config (the CUDA caching
+allocator's bytes in live tensors, cuDNN's workspace and reserve space included; not what it keeps
+cached, nor the CUDA context, nor the ~65 MiB that stays allocated after the warm-up). "peak in" is
+the step and phase (forward, backward, clip, step) after which the peak was first reached.
+
     python bench/memory.py                  # 16 fixed + 4 random configs, ~15 s on 2 cores
     python bench/memory.py --configs 20 --seed 1
+    python bench/memory.py --device cuda    # the same on the GPU, AMP as in train_trial
 """
 
 from __future__ import annotations
@@ -193,22 +203,82 @@ def measure(c: Case, steps: int) -> tuple[int, str]:
     return top.extra_fields.total_allocated - baseline, _phase(top)
 
 
+def measure_cuda(c: Case, steps: int, amp: bool = True) -> tuple[int, str]:
+    """Peak bytes of the CUDA caching allocator over model creation and ``steps`` training steps,
+    as ``train_trial`` trains on CUDA (float16 autocast and a gradient scaler when ``amp``)."""
+    gc.collect()
+    torch.cuda.synchronize()  # no empty_cache() needed: max_memory_allocated counts live bytes, not cached ones
+    device = torch.device("cuda")
+    config = c.config
+    baseline = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    peak, where = 0, "?"
+
+    def phase_done(name: str) -> None:
+        nonlocal peak, where
+        now = torch.cuda.max_memory_allocated()
+        if now > peak:
+            peak, where = now, name
+
+    model = LSTMModel(config, c.features, N_OUTPUTS).to(device)
+    model.train()
+    optimizer = make_optimizer(config, model.parameters())
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    autocast = torch.autocast("cuda", dtype=torch.float16, enabled=amp)
+    params = list(model.parameters())
+    x = torch.randn(config.batch_size, c.timesteps, c.features, device=device)
+    y = torch.randint(0, N_OUTPUTS, (config.batch_size,), device=device)
+    phase_done("setup")
+    for step in range(1, steps + 1):
+        optimizer.zero_grad(set_to_none=True)
+        with autocast:
+            out = model(x)
+        loss = batch_loss("classification", out.float(), y)
+        phase_done(f"step{step}/forward")
+        scaler.scale(loss).backward()
+        phase_done(f"step{step}/backward")
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(params, 1.0)
+        phase_done(f"step{step}/clip")
+        scaler.step(optimizer)
+        scaler.update()
+        phase_done(f"step{step}/step")
+    torch.cuda.synchronize()
+    del model, optimizer, scaler, params, x, y, out, loss
+    return peak - baseline, where
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", type=int, default=4, help="random configs after the fixed ones")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random configs")
     parser.add_argument("--steps", type=int, default=2, help="training steps measured (2+: optimizer state exists)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="cuda: peak GPU memory, trained as train_trial trains on CUDA (AMP fp16 + GradScaler)")
+    parser.add_argument("--no-amp", dest="amp", action="store_false", help="cuda: float32, no autocast or scaler")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     cases = FIXED + random_cases(args.configs, args.seed)
-    measure(case(16, 1, 5, 4), 1)  # warm-up: oneDNN primitive creation, profiler start-up
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            parser.error("--device cuda: torch sees no CUDA GPU")
+
+        def run(c: Case, steps: int) -> tuple[int, str]:
+            return measure_cuda(c, steps, args.amp)
+
+        where = (f"{torch.cuda.get_device_name()}, cuDNN {torch.backends.cudnn.version()}, "
+                 + ("AMP float16 autocast + GradScaler" if args.amp else "float32, no AMP"))
+    else:
+        run = measure
+        where = f"CPU, {args.threads} thread(s)"
+    run(case(16, 1, 5, 4), 1)  # warm-up: oneDNN primitives or CUDA context and cuBLAS/cuDNN handles, profiler
 
     columns = ("weights", "grads", "optim", "activ", "total")
     head = f"{'config':<50} " + " ".join(f"{c:>8}" for c in columns) + f" {'measured':>9} {'ratio':>6}  peak in"
-    print(f"torch {torch.__version__}, CPU, {args.threads} thread(s), {args.steps} steps a config; MiB; ratio = estimate/measured")
+    print(f"torch {torch.__version__}, {where}, {args.steps} steps a config; MiB; ratio = estimate/measured")
     print(f"{'':<50} {' estimate ':-^44}")
     print(head)
     print("-" * (len(head) + 30))
@@ -218,12 +288,12 @@ def main() -> None:
         est: MemoryEstimate = estimate_training_memory(
             c.config, c.features, N_OUTPUTS, c.timesteps, c.config.batch_size
         )
-        peak, where = measure(c, args.steps)
+        peak, peak_in = run(c, args.steps)
         ratio = est.total / peak
         ratios.append(ratio)
         parts = (est.weights, est.gradients, est.optimizer_state, est.activations, est.total)
         cells = " ".join(f"{b / MIB:8.2f}" for b in parts)
-        print(f"{c.describe():<50} {cells} {peak / MIB:9.2f} {ratio:6.3f}  {where}", flush=True)
+        print(f"{c.describe():<50} {cells} {peak / MIB:9.2f} {ratio:6.3f}  {peak_in}", flush=True)
     within = sum(abs(r - 1) <= WITHIN for r in ratios)
     worst = max(ratios, key=lambda r: abs(r - 1))
     print(
