@@ -35,7 +35,7 @@ class TrialJob:
     threads: int
     device: str
     max_retries: int = 2
-    report_every_s: float = 2.0
+    report_every_s: float = 10.0
 
 
 def run_bundle(config: dict[str, Any], *, data: Any, job: TrialJob) -> None:
