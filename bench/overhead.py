@@ -26,10 +26,12 @@ Overhead per trial is (wall − ideal) / S; per core, that times the number of w
 (this machine's speed drifts by several percent within minutes). What recording costs is measured by
 switching it off, as a share of training (S × the ideal's mean training seconds), in each round from
 the adjacent pair of searchsvc and unrecorded runs, whose order alternates from round to round so that
-a steady drift cancels in the median (wall time × workers). Each run also prints the CPU time the
-whole machine spent busy (``/proc/stat``), about workers × wall when the trainings keep every core
-busy; for the searchsvc runs, the driver's CPU time and that of the thread that writes the ledger and
-MLflow: the cost of recording, measured directly.
+a steady drift cancels in the median: by wall time × workers, and by the core-seconds not spent on
+the trainings' own CPU work (workers × wall − the trials' ``cpu_seconds``: start-up, gaps between
+trials, and the time others took the CPU from a running training). The second does not move with the
+trainings' own speed, which drifts by several percent from run to run. For the searchsvc runs the
+driver's CPU time is printed, and that of the thread that writes the ledger and MLflow: the cost of
+recording, measured directly.
 
     python bench/overhead.py                                      # a few minutes
     python bench/overhead.py --trials 128 --epochs 55 --repeat 3  # ~2 s trials (about 30 minutes)
@@ -63,15 +65,16 @@ def spec_document(args: argparse.Namespace, bundle: int | str = "auto") -> dict:
     }
 
 
-def one_trial(args_and_index: tuple[argparse.Namespace, int]) -> float:
-    """Train trial k exactly as the frameworks do; return its training seconds."""
+def one_trial(args_and_index: tuple[argparse.Namespace, int]) -> tuple[float, float]:
+    """Train trial k exactly as the frameworks do; return its training seconds and CPU seconds."""
     from experiments.hyperparams import LSTMConfig
     from experiments.trainable import train_trial
 
     args, k = args_and_index
     spec = _spec(args)
     config = LSTMConfig.from_params({n: p.value for n, p in spec.space.items()})
-    return train_trial(config, _data(spec), spec.training, spec.metric, k, threads=1).train_seconds
+    result = train_trial(config, _data(spec), spec.training, spec.metric, k, threads=1)
+    return result.train_seconds, result.cpu_seconds
 
 
 def _data(spec):
@@ -94,13 +97,16 @@ def _one_thread() -> None:
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
 
 
-def run_ideal(args: argparse.Namespace) -> tuple[float, str]:
-    """Wall time; the mean training seconds of a trial (the first round's are the yardstick of the shares)."""
+def run_ideal(args: argparse.Namespace) -> tuple[float, str, float]:
+    """Wall time, details, the trainings' CPU seconds (the first round's mean training seconds are the
+    yardstick of the shares)."""
     start = time.perf_counter()
     with mp.get_context("spawn").Pool(args.workers, initializer=_one_thread) as pool:
-        seconds = pool.map(one_trial, [(args, k) for k in range(args.trials)], chunksize=1)
+        timings = pool.map(one_trial, [(args, k) for k in range(args.trials)], chunksize=1)
+    seconds = [wall for wall, _ in timings]
     _IDEAL.setdefault("trial", sum(seconds) / len(seconds))
-    return time.perf_counter() - start, f"{sum(seconds) / len(seconds):.3f} s of training per trial"
+    return (time.perf_counter() - start, f"{sum(seconds) / len(seconds):.3f} s of training per trial",
+            sum(cpu for _, cpu in timings))
 
 
 def warm_up_driver(args: argparse.Namespace, home: Path) -> None:
@@ -113,7 +119,7 @@ def warm_up_driver(args: argparse.Namespace, home: Path) -> None:
                   tracker=f"sqlite:///{home / 'warm-up-mlflow.db'}", quiet=True)
 
 
-def run_searchsvc(args: argparse.Namespace, home: Path, record: bool, bundle: int | str = "auto") -> tuple[float, str]:
+def run_searchsvc(args: argparse.Namespace, home: Path, record: bool, bundle: int | str = "auto") -> tuple[float, str, float]:
     from searchsvc import driver
     from searchsvc.ledger import get_ledger
     from searchsvc.tracking import get_tracker
@@ -128,9 +134,9 @@ def run_searchsvc(args: argparse.Namespace, home: Path, record: bool, bundle: in
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert outcome.counts.get("ok") == args.trials, outcome.counts
     training = _training_core_seconds(args)
-    return wall, (f"{outcome.bundles} Tune trials; driver {cpu:.2f} CPU-s, of which recording "
-                  f"{outcome.recording_cpu_seconds:.2f} = {outcome.recording_cpu_seconds / training * 100:.2f}% "
-                  f"of training")
+    detail = (f"{outcome.bundles} Tune trials; driver {cpu:.2f} CPU-s, of which recording "
+              f"{outcome.recording_cpu_seconds:.2f} = {outcome.recording_cpu_seconds / training * 100:.2f}% of training")
+    return wall, detail, sum(t.cpu_seconds for t in ledger.trials(outcome.sweep_id))
 
 
 def _unrecorded_ledger(url: str):
@@ -151,13 +157,6 @@ def _unrecorded_ledger(url: str):
             return [self.kept.get((sweep_id, t.trial_index), t) for t in super().trials(sweep_id)]
 
     return UnrecordedLedger(url)
-
-
-def machine_cpu_seconds() -> float:
-    """CPU time the whole machine has spent busy (user, nice, system, interrupts), from /proc/stat."""
-    with open("/proc/stat") as f:
-        user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in f.readline().split()[1:8])
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def run_tune(args: argparse.Namespace, home: Path) -> float:
@@ -256,21 +255,22 @@ def main() -> None:
     if "bundle-1" not in args.skip:
         runs.append(("bundle-1", lambda: run_searchsvc(args, home / "c", True, bundle=1)))
     if "tune" not in args.skip:
-        runs.append(("tune", lambda: (run_tune(args, home), "docs' defaults, MLflowLoggerCallback")))
+        runs.append(("tune", lambda: (run_tune(args, home), "docs' defaults, MLflowLoggerCallback", None)))
     if "optuna" not in args.skip:
-        runs.append(("optuna", lambda: (run_optuna(args, home), f"n_jobs={args.workers}, SQLite storage")))
+        runs.append(("optuna", lambda: (run_optuna(args, home), f"n_jobs={args.workers}, SQLite storage", None)))
     walls: dict[str, list[float]] = {}
+    idle: dict[str, list[float]] = {}  # core-seconds not spent on the trainings' own CPU work
     for name, run in runs:
         clear_dataset_cache()  # each run reads the data set as a new process would
-        cpu = machine_cpu_seconds()
-        wall, detail = run()
-        cpu = machine_cpu_seconds() - cpu
+        wall, detail, training_cpu = run()
         walls.setdefault(name, []).append(wall)
         ideal = walls["ideal"][-1]  # this round's
         extra = wall - ideal
+        if training_cpu is not None:
+            idle.setdefault(name, []).append(wall * args.workers - training_cpu)
+            detail += f"; not training {idle[name][-1]:.1f} core-s"
         print(f"{name:<10} {wall:7.1f} s   {wall / ideal:.3f}× ideal   overhead {extra / args.trials:+.3f} s/trial, "
-              f"{extra * args.workers / args.trials:+.3f} core-s/trial   machine {cpu:.1f} CPU-s   ({detail})",
-              flush=True)
+              f"{extra * args.workers / args.trials:+.3f} core-s/trial   ({detail})", flush=True)
     wall = {name: statistics.median(w) for name, w in walls.items()}
     if args.repeat > 1:
         print(f"medians of {args.repeat}: " + ", ".join(
@@ -278,18 +278,20 @@ def main() -> None:
                                           f"{(wall[name] - wall['ideal']) / args.trials:+.3f} s/trial)")
             for name in ("ideal", "searchsvc", "unrecorded") if name in wall))
     if "unrecorded" in wall:
-        print_recording_cost(walls, args)
+        print_recording_cost(walls, idle, args)
     for other in ("bundle-1", "tune", "optuna"):
         if other in wall:
             print(f"searchsvc vs {other}: {wall[other] / wall['searchsvc']:.2f}× faster")
 
 
-def print_recording_cost(walls: dict[str, list[float]], args: argparse.Namespace) -> None:
-    """Recording (MLflow and the ledger) switched off: each round's pair of runs, as shares of training."""
+def print_recording_cost(walls: dict[str, list[float]], idle: dict[str, list[float]], args: argparse.Namespace) -> None:
+    """Recording (MLflow and the ledger) switched off: each round's pair of runs, as shares of training,
+    by wall time and by the core-seconds not spent training (which the trainings' speed does not move)."""
     training = _training_core_seconds(args)
-    shares = [(on - off) * args.workers / training * 100 for on, off in zip(walls["searchsvc"], walls["unrecorded"])]
-    print(f"recording switched off: {statistics.median(shares):+.1f}% of trial time by wall (median of "
-          f"{len(shares)} rounds; each: {', '.join(f'{x:+.1f}%' for x in shares)})")
+    for label, values, scale in (("wall time", walls, args.workers), ("core-seconds not training", idle, 1)):
+        shares = [(on - off) * scale / training * 100 for on, off in zip(values["searchsvc"], values["unrecorded"])]
+        print(f"recording switched off, by {label}: {statistics.median(shares):+.1f}% of trial time (median of "
+              f"{len(shares)} rounds; each: {', '.join(f'{x:+.1f}%' for x in shares)})")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ class TrialResult:
     param_count: int
     memory_estimate_bytes: int
     train_seconds: float  # wall time of the whole training, evaluation included
+    cpu_seconds: float  # CPU time of the process meanwhile (all its threads): below train_seconds × threads
+    #                     when other work took the CPU from it
     samples_per_second: float  # training samples processed per second of training steps
     device: str = "cpu"  # what it trained on: cpu, or cuda and the GPU's name
     message: str | None = None  # why it diverged, etc.

@@ -116,7 +116,7 @@ def train_trial(
     Diverged (NaN/inf training loss, parameters or validation loss): status ``diverged``, scores
     ``None``, ``best_epoch`` the best finite epoch before (0 if none), and a message saying where.
     """
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     direction, needs = METRICS.get(metric, (None, None))
     if direction is None:
         raise ValueError(f"metric: expected one of {', '.join(METRICS)}, got {metric!r}")
@@ -126,7 +126,7 @@ def train_trial(
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        return _Trial(config, data, training, metric, seed, resolve_device(device)).run(on_epoch, started)
+        return _Trial(config, data, training, metric, seed, resolve_device(device)).run(on_epoch, started, started_cpu)
     finally:
         if threads is not None:
             torch.set_num_threads(previous_threads)
@@ -150,7 +150,7 @@ class _Trial:
         self.autocast = torch.autocast("cuda", dtype=torch.float16) if amp else contextlib.nullcontext()
         self.scaler = torch.amp.GradScaler("cuda", enabled=amp)
 
-    def run(self, on_epoch, started: float) -> TrialResult:
+    def run(self, on_epoch, started: float, started_cpu: float) -> TrialResult:
         best_epoch, best_score, best_state = 0, math.nan, None
         train_seconds = 0.0
         message = None
@@ -198,6 +198,7 @@ class _Trial:
                 config, data.features, data.n_outputs, data.timesteps, config.batch_size
             ).total,
             train_seconds=time.perf_counter() - started,
+            cpu_seconds=time.process_time() - started_cpu,
             samples_per_second=n * epoch / train_seconds if train_seconds > 0 else 0.0,
             device=device_name(self.device),
             message=message,

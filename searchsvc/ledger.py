@@ -57,6 +57,7 @@ trials_table = sa.Table(
     sa.Column("memory_estimate_bytes", sa.BigInteger),
     sa.Column("train_seconds", sa.Float),
     sa.Column("samples_per_second", sa.Float),
+    sa.Column("cpu_seconds", sa.Float),
     sa.Column("device", sa.String(128)),  # cpu, or cuda and the GPU's name
     sa.Column("epoch_metrics", sa.JSON),  # [{epoch, train_loss, val_loss, val_score, seconds}, …]
     sa.Column("message", sa.Text),  # why it diverged, or the traceback of an error
@@ -102,6 +103,7 @@ class TrialRecord:
     memory_estimate_bytes: int | None = None
     train_seconds: float | None = None
     samples_per_second: float | None = None
+    cpu_seconds: float | None = None
     device: str | None = None
     epoch_metrics: list[dict[str, float]] = field(default_factory=list)
     message: str | None = None

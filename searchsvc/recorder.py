@@ -126,7 +126,7 @@ class TrialRecorder(DriverCallback):
         else:
             values = {k: final[k] for k in ("val_score", "test_score", "val_n", "test_n", "epochs", "best_epoch",
                                               "param_count", "memory_estimate_bytes", "train_seconds",
-                                              "samples_per_second", "device")}
+                                              "samples_per_second", "cpu_seconds", "device")}
             self._finish(state, final["status"], final.get("message"), epochs, attempts=attempts, **values)
         if result.get("next_index") is not None:
             self._begin(trial.trial_id, int(result["next_index"]))
@@ -208,7 +208,7 @@ class TrialRecorder(DriverCallback):
         rows = [(name, e[key], int(e["epoch"])) for e in epochs for key, name in names.items()]
         if final is not None:
             names = {"val_score": f"best_val_{self.metric}", "test_score": f"test_{self.metric}",
-                     "train_seconds": "train_seconds", "param_count": "param_count",
+                     "train_seconds": "train_seconds", "cpu_seconds": "cpu_seconds", "param_count": "param_count",
                      "samples_per_second": "samples_per_second", "epochs": "epochs_run"}
             rows += [(name, getattr(final, k), 0) for k, name in names.items() if getattr(final, k) is not None]
         self.tracker.log(state.run_id, params=params, rows=rows, tags=tags)

@@ -24,7 +24,7 @@ def adding():
     return load_dataset(Adding(length=20, train=320, val=100, test=100))
 
 
-TIMINGS = {"train_seconds", "samples_per_second"}
+TIMINGS = {"train_seconds", "cpu_seconds", "samples_per_second"}
 
 
 def _facts(result):
@@ -39,7 +39,7 @@ def test_mnist1d_learns_clearly_better_than_chance(mnist):
     assert (result.val_n, result.test_n) == (320, 400)
     assert result.param_count == param_count(config, 1, 10)
     assert result.memory_estimate_bytes == estimate_training_memory(config, 1, 10, 40, 32).total
-    assert result.samples_per_second > 0 and result.train_seconds > 0
+    assert result.samples_per_second > 0 and result.train_seconds > 0 and result.cpu_seconds > 0
     assert result.device == "cpu"
 
 

@@ -20,7 +20,7 @@ def _epoch(e: int) -> dict[str, float]:
 def _final(epochs: int) -> dict[str, object]:
     return {"status": "ok", "val_score": 0.1 * epochs, "test_score": 0.2, "val_n": 10, "test_n": 10, "epochs": epochs,
             "best_epoch": epochs, "param_count": 99, "memory_estimate_bytes": 1, "train_seconds": 1.5,
-            "samples_per_second": 100.0, "device": "cpu"}
+            "cpu_seconds": 1.4, "samples_per_second": 100.0, "device": "cpu"}
 
 
 def test_epochs_are_reported_on_the_way_at_most_every_report_every_s(monkeypatch) -> None:
@@ -66,6 +66,7 @@ def test_a_run_is_created_at_the_first_report_and_closed_with_the_results(tmp_pa
         history = tracker.client.get_metric_history(run.info.run_id, "val_accuracy")
         assert [(m.step, round(m.value, 6)) for m in history] == [(e, round(0.1 * e, 6)) for e in range(1, epochs + 1)]
         assert run.data.metrics["best_val_accuracy"] == rows[k].val_score and rows[k].status == "ok"
+        assert run.data.metrics["cpu_seconds"] == rows[k].cpu_seconds == 1.4
         assert "epoch_seconds" not in run.data.metrics  # kept in the ledger only
         assert [e["seconds"] for e in rows[k].epoch_metrics] == [0.5] * epochs
     assert tracker.trial_run_ids(parent) == {k: rows[k].mlflow_run_id for k in rows}
