@@ -47,9 +47,10 @@ def submit(spec: SweepSpec, *, ledger: None | str | Ledger = None, tracker: None
     started = time.monotonic()
     data = _load_data(spec)  # a broken user data set stops here, before any write
     params = trial_params_range(spec.space, spec.strategy, spec.seed, 0, spec.trials, spec.grid_points)
+    cluster = _start_ray(address)
+    _placement(spec, cluster, embedded=address is None)  # a trial that cannot fit stops here, before any write
     ledger = get_ledger(ledger)
     tracker = get_tracker(tracker) if track else None
-    cluster = _start_ray(address)
 
     sweep_id = f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
     spec_json = spec.model_dump(mode="json")
@@ -107,6 +108,7 @@ def _continue(spec: SweepSpec, sweep: SweepRecord, indices: Any, ledger: Ledger,
               address: str | None, quiet: bool, started: float) -> SweepOutcome:
     data = _load_data(spec)
     cluster = _start_ray(address)
+    _placement(spec, cluster, embedded=address is None)
     ledger.update_sweep(sweep.sweep_id, status="running", driver=this_driver(), finished_at=None)
     if tracker and sweep.mlflow_run_id:
         tracker.reopen(sweep.mlflow_run_id)
@@ -154,11 +156,18 @@ class Placement:
     concurrent: int
 
 
-def _placement(spec: SweepSpec, cluster: dict[str, float]) -> Placement:
+def _placement(spec: SweepSpec, cluster: dict[str, float], embedded: bool = False) -> Placement:
+    """``embedded``: the cluster is this machine's and will not grow, so a trial that asks for more than
+    it has is refused (on a cluster, an autoscaler may still add the resources)."""
     gpus = spec.resources.gpus
     if gpus == "auto":
         gpus = AUTO_GPU_SHARE if cluster.get("GPU", 0) > 0 else 0.0
     cpus = spec.resources.cpus
+    for field, wanted, kind in (("cpus", cpus, "CPU"), ("gpus", gpus, "GPU")):
+        if embedded and wanted > cluster.get(kind, 0):
+            raise UsageError(f"resources.{field}: each trial asks for {wanted:g} {kind}{'' if wanted == 1 else 's'}, but this machine's Ray "
+                             f"has {cluster.get(kind, 0):g}; ask for at most that (gpus: auto uses a GPU where "
+                             f"there is one), or give --address of a cluster that has them")
     concurrent = spec.max_concurrent
     if concurrent == "auto":  # as many as the cluster's CPUs, and its GPUs when trials take a GPU share, fit
         concurrent = max(1, int(min(cluster.get("CPU", 1) // cpus,

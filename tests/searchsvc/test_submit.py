@@ -149,3 +149,19 @@ def test_auto_concurrency_counts_what_fits_on_the_gpus_too(gpus, concurrent) -> 
 
     text = TINY.format(concurrent="auto", bundle="auto") + f"resources: {{cpus: 1, gpus: {gpus}}}\n"
     assert _placement(parse_spec(text), {"CPU": 16.0, "GPU": 1.0}).concurrent == concurrent
+
+
+@pytest.mark.parametrize(("resources", "field"), [("{cpus: 64}", "resources.cpus"), ("{gpus: 1}", "resources.gpus")])
+def test_a_trial_that_cannot_fit_on_this_machine_is_refused_before_anything_is_written(
+        resources, field, run, tiny_spec, searchsvc_home) -> None:
+    """On the embedded Ray it would wait forever; a cluster (--address) may still grow, so it is not refused."""
+    import ray
+
+    if field == "resources.gpus" and ray.is_initialized() and ray.cluster_resources().get("GPU", 0) >= 1:
+        pytest.skip("this machine has a GPU")
+    spec = tiny_spec()
+    spec.write_text(spec.read_text() + f"resources: {resources}\n")
+    code, out, err = run("submit", spec, "-q")
+    assert code == 2 and field in err and "this machine's Ray has" in err and "Traceback" not in err, err
+    written = {p.name for p in searchsvc_home.iterdir()} if searchsvc_home.exists() else set()
+    assert out == "" and written <= {"datasets"}, f"a refused sweep must write no ledger or MLflow store: {written}"
