@@ -223,7 +223,8 @@ def _training_core_seconds(args: argparse.Namespace) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=64)
-    parser.add_argument("--epochs", type=int, default=4, help="fixed work per trial (about 0.036 s an epoch on a 2-core AMD EPYC: 55 ≈ 2 s, 6 ≈ 0.2 s)")
+    parser.add_argument("--epochs", type=int, default=4,
+                        help="fixed work per trial (about 0.036 s an epoch on a 2-core AMD EPYC: 55 ≈ 2 s, 6 ≈ 0.2 s)")
     parser.add_argument("--samples", type=int, default=2000, help="MNIST-1D samples generated")
     parser.add_argument("--units", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="trials at a time (one CPU each)")

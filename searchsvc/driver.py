@@ -47,8 +47,8 @@ def submit(spec: SweepSpec, *, ledger: None | str | Ledger = None, tracker: None
     started = time.monotonic()
     data = _load_data(spec)  # a broken user data set stops here, before any write
     params = trial_params_range(spec.space, spec.strategy, spec.seed, 0, spec.trials, spec.grid_points)
-    cluster = _start_ray(address)
-    _placement(spec, cluster, embedded=address is None)  # a trial that cannot fit stops here, before any write
+    # a trial that cannot fit on the embedded Ray stops here, before any write
+    placement = _placement(spec, _start_ray(address), embedded=address is None)
     ledger = get_ledger(ledger)
     tracker = get_tracker(tracker) if track else None
 
@@ -64,7 +64,7 @@ def submit(spec: SweepSpec, *, ledger: None | str | Ledger = None, tracker: None
                                     now(), parent_run_id, tracker.tracking_uri if tracker else None,
                                     driver=this_driver()))
     ledger.upsert_trials([TrialRecord(sweep_id, k, p, "pending") for k, p in enumerate(params)])
-    return _execute(spec, ledger.sweep(sweep_id), range(spec.trials), data, ledger, tracker, cluster, quiet, started)
+    return _execute(spec, ledger.sweep(sweep_id), range(spec.trials), data, ledger, tracker, placement, quiet, started)
 
 
 def resume(sweep_id: str, *, ledger: None | str | Ledger = None, address: str | None = None,
@@ -107,16 +107,15 @@ def _open(sweep_id: str, ledger: None | str | Ledger) -> tuple[Ledger, SweepReco
 def _continue(spec: SweepSpec, sweep: SweepRecord, indices: Any, ledger: Ledger, tracker: Tracker | None,
               address: str | None, quiet: bool, started: float) -> SweepOutcome:
     data = _load_data(spec)
-    cluster = _start_ray(address)
-    _placement(spec, cluster, embedded=address is None)
+    placement = _placement(spec, _start_ray(address), embedded=address is None)
     ledger.update_sweep(sweep.sweep_id, status="running", driver=this_driver(), finished_at=None)
     if tracker and sweep.mlflow_run_id:
         tracker.reopen(sweep.mlflow_run_id)
-    return _execute(spec, sweep, indices, data, ledger, tracker, cluster, quiet, started)
+    return _execute(spec, sweep, indices, data, ledger, tracker, placement, quiet, started)
 
 
 def _execute(spec: SweepSpec, sweep: SweepRecord, indices: Any, data: Any, ledger: Ledger, tracker: Tracker | None,
-             cluster: dict[str, float], quiet: bool, started: float) -> SweepOutcome:
+             placement: Placement, quiet: bool, started: float) -> SweepOutcome:
     """Run the given trials of a recorded sweep; whatever happens, leave every record closed."""
     from searchsvc.bundles import BundleScheduler
     from searchsvc.recorder import TrialRecorder
@@ -124,7 +123,6 @@ def _execute(spec: SweepSpec, sweep: SweepRecord, indices: Any, data: Any, ledge
     records = {t.trial_index: t for t in ledger.trials(sweep.sweep_id)}
     todo = {k: records[k] for k in indices}
     status = "failed"
-    placement = _placement(spec, cluster)
     scheduler = BundleScheduler(todo, placement.concurrent, None if spec.bundle == "auto" else spec.bundle,
                                 MAX_INFRA_RESTARTS)
     recorder = TrialRecorder(ledger, tracker, sweep.sweep_id, sweep.mlflow_run_id, todo, spec.metric,
@@ -165,9 +163,9 @@ def _placement(spec: SweepSpec, cluster: dict[str, float], embedded: bool = Fals
     cpus = spec.resources.cpus
     for field, wanted, kind in (("cpus", cpus, "CPU"), ("gpus", gpus, "GPU")):
         if embedded and wanted > cluster.get(kind, 0):
-            raise UsageError(f"resources.{field}: each trial asks for {wanted:g} {kind}{'' if wanted == 1 else 's'}, but this machine's Ray "
-                             f"has {cluster.get(kind, 0):g}; ask for at most that (gpus: auto uses a GPU where "
-                             f"there is one), or give --address of a cluster that has them")
+            raise UsageError(f"resources.{field}: each trial asks for {wanted:g} {kind}{'' if wanted == 1 else 's'}, "
+                             f"but this machine's Ray has {cluster.get(kind, 0):g}; ask for at most that (gpus: auto "
+                             f"uses a GPU where there is one), or give --address of a cluster that has them")
     concurrent = spec.max_concurrent
     if concurrent == "auto":  # as many as the cluster's CPUs, and its GPUs when trials take a GPU share, fit
         concurrent = max(1, int(min(cluster.get("CPU", 1) // cpus,
