@@ -2,9 +2,10 @@
 
 The job (data set, settings, every trial's params) reaches the worker once through Ray's object
 store; the trainable itself only reads ``config["trial_indices"]`` (see :mod:`searchsvc.bundles`).
-Each report is a round trip that blocks training, so a trial reports its epochs at most every
-``report_every_s`` seconds, and once at its end; that final report also names the bundle's next
-trial, which starts right after it.
+A trial reports its epochs at most every ``report_every_s`` seconds, and once at its end; that final
+report also names the bundle's next trial, which starts right after it. Tune's ``report`` waits
+until the driver asks for the next result, so reports go out from a thread of their own
+(:class:`Reporter`) and training never waits for that round trip.
 
 Failure taxonomy, worker side: an exception from the training code is retried here with the same
 config and seed up to ``max_retries`` times, then reported as a result with status ``error`` and its
@@ -14,6 +15,8 @@ a Tune failure; the scheduler re-queues its unfinished trials (``infra``).
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -43,10 +46,50 @@ def run_bundle(config: dict[str, Any], *, data: Any, job: TrialJob) -> None:
     from ray import tune
 
     indices = [int(k) for k in config["trial_indices"]]
-    for position, k in enumerate(indices):
-        final = run_trial(k, data, job, tune.report)
-        following = indices[position + 1] if position + 1 < len(indices) else None
-        tune.report({**final, "trial_index": k, "next_index": following})
+    reporter = Reporter(tune.report)
+    try:
+        for position, k in enumerate(indices):
+            final = run_trial(k, data, job, reporter)
+            following = indices[position + 1] if position + 1 < len(indices) else None
+            reporter({**final, "trial_index": k, "next_index": following})
+    finally:
+        reporter.close()  # every result reaches Tune before the bundle ends, even when it ends in an error
+
+
+class Reporter:
+    """Hands results to ``report`` in order, from a thread of its own, so the caller does not wait.
+    What ``report`` raises (Tune stopping the trial raises ``SystemExit``) is raised to the caller at
+    its next call or at ``close``."""
+
+    def __init__(self, report: Callable[[dict[str, Any]], None]) -> None:
+        self._report = report
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._raised: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="searchsvc-reporter", daemon=True)
+        self._thread.start()
+
+    def __call__(self, result: dict[str, Any]) -> None:
+        self._check()
+        self._queue.put(result)
+
+    def close(self) -> None:
+        """Wait until every result was handed over."""
+        self._queue.put(None)
+        self._thread.join()
+        self._check()
+
+    def _check(self) -> None:
+        if self._raised is not None:
+            raised, self._raised = self._raised, None
+            raise raised
+
+    def _run(self) -> None:
+        while (result := self._queue.get()) is not None:
+            if self._raised is None:
+                try:
+                    self._report(result)
+                except BaseException as e:  # noqa: BLE001 - raised again on the caller's thread
+                    self._raised = e
 
 
 def run_trial(k: int, data: Any, job: TrialJob, report: Callable[[dict[str, Any]], None]) -> dict[str, Any]:

@@ -3,14 +3,18 @@ trial's run is created at its first report, epochs arrive on the way, the final 
 
 from __future__ import annotations
 
+import threading
+import time
 from types import SimpleNamespace
+
+import pytest
 
 from experiments.results import EpochMetrics
 from experiments.settings import TrainingSettings
 from searchsvc.ledger import SweepRecord, TrialRecord, get_ledger, now
 from searchsvc.recorder import TrialRecorder
 from searchsvc.tracking import get_tracker
-from searchsvc.worker import TrialJob, run_trial
+from searchsvc.worker import Reporter, TrialJob, run_trial
 
 
 def _epoch(e: int) -> dict[str, float]:
@@ -36,6 +40,37 @@ def test_epochs_are_reported_on_the_way_at_most_every_report_every_s(monkeypatch
         final = run_trial(0, None, job, sent.append)
         assert [[e["epoch"] for e in r["epochs"]] for r in sent] == expected
         assert [e["epoch"] for e in final["epochs"]] == ([] if every == 0 else [1, 2, 3])
+
+
+def test_training_does_not_wait_for_tune_to_take_a_report() -> None:
+    taken, driver_asks = [], threading.Event()
+
+    def report(result: dict) -> None:  # Tune's report returns when the driver asks for the next result
+        driver_asks.wait(timeout=10)
+        taken.append(result["k"])
+
+    reporter = Reporter(report)
+    for k in range(3):
+        reporter({"k": k})  # returns at once, though the driver has not asked yet
+    assert taken == []
+    driver_asks.set()
+    reporter.close()  # waits until every result was taken, in order
+    assert taken == [0, 1, 2]
+
+
+def test_what_report_raises_reaches_the_training_thread() -> None:
+    def report(result: dict) -> None:
+        raise SystemExit(0)  # what Tune's report does when Tune stops the trial
+
+    reporter = Reporter(report)
+    reporter({"k": 0})
+    with pytest.raises(SystemExit):
+        reporter.close()
+    reporter = Reporter(report)
+    with pytest.raises(SystemExit):  # the training thread's next report raises it (training stops)
+        for _ in range(1000):
+            reporter({"k": 0})
+            time.sleep(0.01)
 
 
 def test_a_run_is_created_at_the_first_report_and_closed_with_the_results(tmp_path) -> None:
