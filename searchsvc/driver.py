@@ -6,6 +6,7 @@ written, so a refused sweep leaves no row and no run behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
@@ -228,7 +229,21 @@ def _start_ray(address: str | None) -> dict[str, float]:
                      configure_logging=True)
         except (ConnectionError, ValueError, RuntimeError) as e:
             raise SearchSvcError(f"Ray: cannot start or reach a cluster at {address or 'local'}: {e}") from e
+        if address is None:
+            _stop_log_monitor()
     return ray.cluster_resources()
+
+
+def _stop_log_monitor() -> None:
+    """The embedded Ray's log monitor streams the workers' output to a driver that shows it; this one does
+    not (``log_to_driver=False``), and the monitor polls the log files ten times a second, about 1% of a
+    core taken from the trials. Ray has no setting for it, so its process is stopped (Ray >= 2.x's
+    ``Node.kill_log_monitor``; a Ray without it, or a joined cluster, keeps its monitor)."""
+    import ray
+
+    node = getattr(ray._private.worker, "_global_node", None)
+    with contextlib.suppress(AttributeError, RuntimeError):
+        node.kill_log_monitor(check_alive=False)
 
 
 def _sweep_params(spec: SweepSpec) -> dict[str, object]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -165,3 +167,20 @@ def test_a_trial_that_cannot_fit_on_this_machine_is_refused_before_anything_is_w
     assert code == 2 and field in err and "this machine's Ray has" in err and "Traceback" not in err, err
     written = {p.name for p in searchsvc_home.iterdir()} if searchsvc_home.exists() else set()
     assert out == "" and written <= {"datasets"}, f"a refused sweep must write no ledger or MLflow store: {written}"
+
+
+def test_the_embedded_ray_runs_no_log_monitor(ray_session) -> None:
+    """Nothing shows the workers' output (log_to_driver=False), and the monitor would poll their log files
+    ten times a second on the trials' cores."""
+    import ray
+
+    from searchsvc.driver import _start_ray
+
+    _start_ray(None)
+    session = ray._private.worker._global_node.get_session_dir_path()
+    commands = []
+    for path in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):  # a process that ended meanwhile
+            commands.append(path.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+    assert any(session in c and "raylet" in c for c in commands), "the scan sees this Ray's processes"
+    assert not any(session in c and "log_monitor" in c for c in commands)
