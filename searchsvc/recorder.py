@@ -31,12 +31,13 @@ log = logging.getLogger(__name__)
 
 
 class BackgroundWriter:
-    """Runs queued MLflow writes in order, then saves the trials marked changed, on one thread.
-    A failing write is logged, not fatal: the ledger row stays the record."""
+    """Runs queued MLflow writes in order, then saves the trials marked changed (also by those writes),
+    on one thread. A failing write is logged, not fatal: the ledger row stays the record."""
 
     def __init__(self, save: Callable[[list[_TrialState]], None]) -> None:
         self._save = save
         self._queue: queue.Queue[Callable[[], None] | _TrialState | None] = queue.Queue()
+        self._round: dict[int, _TrialState] | None = None  # the trials to save after this round's writes
         self._thread = threading.Thread(target=self._run, name="searchsvc-writer", daemon=True)
         self._thread.start()
         self.failures = 0
@@ -46,7 +47,11 @@ class BackgroundWriter:
         self._queue.put(write)
 
     def changed(self, state: _TrialState) -> None:
-        self._queue.put(state)
+        """Save the trial's ledger row: with the round being written when a write of it asks, else next round."""
+        if self._round is not None and threading.current_thread() is self._thread:
+            self._round[state.record.trial_index] = state
+        else:
+            self._queue.put(state)
 
     def close(self) -> None:
         self._queue.put(None)
@@ -59,17 +64,22 @@ class BackgroundWriter:
             while not self._queue.empty():
                 items.append(self._queue.get_nowait())
             closing = closing or None in items
-            changed = {i.record.trial_index: i for i in items if isinstance(i, _TrialState)}
-            writes = [i for i in items if callable(i)]
+            self._round = {i.record.trial_index: i for i in items if isinstance(i, _TrialState)}
             started = time.thread_time()
-            for write in writes + ([lambda: self._save(list(changed.values()))] if changed else []):
-                try:
-                    write()
-                except Exception as e:  # noqa: BLE001 - keep the sweep going
-                    self.failures += 1
-                    if self.failures == 1:
-                        log.warning("a ledger/MLflow write failed (further failures are counted): %s", e)
+            for write in [i for i in items if callable(i)]:
+                self._attempt(write)
+            changed, self._round = list(self._round.values()), None
+            if changed:
+                self._attempt(lambda: self._save(changed))
             self.cpu_seconds += time.thread_time() - started
+
+    def _attempt(self, write: Callable[[], None]) -> None:
+        try:
+            write()
+        except Exception as e:  # noqa: BLE001 - keep the sweep going
+            self.failures += 1
+            if self.failures == 1:
+                log.warning("a ledger/MLflow write failed (further failures are counted): %s", e)
 
 
 @dataclass
@@ -199,7 +209,7 @@ class TrialRecorder(DriverCallback):
             state.run_id = self.tracker.start_trial(self.parent_run_id, self.sweep_id, state.record.trial_index,
                                                     int(started.timestamp() * 1000), tags)
             params, state.run_open, tags = state.record.config, True, None
-            self.writer.changed(state)  # the ledger learns the run id in the next round of writes
+            self.writer.changed(state)  # the ledger learns the run id in this round of writes
         elif not state.run_open:
             self.tracker.reopen(state.run_id)
             state.run_open = True

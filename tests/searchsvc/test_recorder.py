@@ -105,3 +105,27 @@ def test_a_run_is_created_at_the_first_report_and_closed_with_the_results(tmp_pa
         assert "epoch_seconds" not in run.data.metrics  # kept in the ledger only
         assert [e["seconds"] for e in rows[k].epoch_metrics] == [0.5] * epochs
     assert tracker.trial_run_ids(parent) == {k: rows[k].mlflow_run_id for k in rows}
+
+
+def test_a_short_trial_costs_one_ledger_write_which_carries_its_run_id(tmp_path, monkeypatch) -> None:
+    ledger = get_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    tracker = get_tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    parent = tracker.start_sweep("rec", "s", {}, {})
+    ledger.create_sweep(SweepRecord("s", "rec", {}, 1, "accuracy", "max", "running", now(), parent))
+    records = {0: TrialRecord("s", 0, {"units": 8}, "pending")}
+    ledger.upsert_trials(list(records.values()))
+    saved: list[list[tuple[str, str | None]]] = []
+    upsert = ledger.upsert_trials
+    monkeypatch.setattr(ledger, "upsert_trials",
+                        lambda trials: (saved.append([(t.status, t.mlflow_run_id) for t in trials]), upsert(trials)))
+    recorder = TrialRecorder(ledger, tracker, "s", parent, records, "accuracy", gave_up=lambda k: False)
+    busy = threading.Event()
+    recorder.writer.submit(lambda: busy.wait(timeout=10))  # the writer is busy while the trial runs: one round
+    bundle = SimpleNamespace(trial_id="b", config={"trial_indices": [0]}, error_file=None)
+    recorder.on_trial_start(0, [], bundle)
+    recorder.on_trial_result(0, [], bundle, {"trial_index": 0, "epochs": [_epoch(1)], "final": _final(1),
+                                             "attempts": 1, "next_index": None})
+    busy.set()
+    recorder.close()
+    (row,) = ledger.trials("s")
+    assert saved == [[("ok", row.mlflow_run_id)]] and row.mlflow_run_id is not None
