@@ -21,7 +21,9 @@ each run's ledger and MLflow store created before the timed runs (once per machi
 sweep; printed separately). Every timed run starts with no data set in memory and reads it from that
 cache: the ideal's processes, the searchsvc driver, each Ray Tune trial and Optuna alike.
 
-Overhead per trial is (wall − ideal) / S; per core, that times the number of workers. With
+Overhead per trial is (wall − ideal) / S; per core, that times the number of workers. It is also
+measured by the core-seconds not spent on the trainings' own CPU work, beyond the ideal's (see below),
+which the trainings' drifting speed does not move. With
 ``--repeat N`` the ideal, searchsvc and unrecorded run in N rounds, and their medians are compared
 (this machine's speed drifts by several percent within minutes). What recording costs is measured by
 switching it off, as a share of training (S × the ideal's mean training seconds), in each round from
@@ -261,6 +263,7 @@ def main() -> None:
         runs.append(("optuna", lambda: (run_optuna(args, home), f"n_jobs={args.workers}, SQLite storage", None)))
     walls: dict[str, list[float]] = {}
     idle: dict[str, list[float]] = {}  # core-seconds not spent on the trainings' own CPU work
+    trained: dict[str, list[float]] = {}  # the trainings' own CPU seconds
     for name, run in runs:
         clear_dataset_cache()  # each run reads the data set as a new process would
         wall, detail, training_cpu = run()
@@ -269,6 +272,7 @@ def main() -> None:
         extra = wall - ideal
         if training_cpu is not None:
             idle.setdefault(name, []).append(wall * args.workers - training_cpu)
+            trained.setdefault(name, []).append(training_cpu)
             detail += f"; not training {idle[name][-1]:.1f} core-s"
         print(f"{name:<10} {wall:7.1f} s   {wall / ideal:.3f}× ideal   overhead {extra / args.trials:+.3f} s/trial, "
               f"{extra * args.workers / args.trials:+.3f} core-s/trial   ({detail})", flush=True)
@@ -278,11 +282,28 @@ def main() -> None:
             f"{name} {wall[name]:.1f} s" + ("" if name == "ideal" else f" ({wall[name] / wall['ideal']:.3f}× ideal, "
                                           f"{(wall[name] - wall['ideal']) / args.trials:+.3f} s/trial)")
             for name in ("ideal", "searchsvc", "unrecorded") if name in wall))
+    print_overhead_not_training(idle, trained, args)
     if "unrecorded" in wall:
         print_recording_cost(walls, idle, args)
     for other in ("bundle-1", "tune", "optuna"):
         if other in wall:
             print(f"searchsvc vs {other}: {wall[other] / wall['searchsvc']:.2f}× faster")
+
+
+def print_overhead_not_training(idle: dict[str, list[float]], trained: dict[str, list[float]],
+                                args: argparse.Namespace) -> None:
+    """Overhead per trial by the core-seconds not spent training, beyond the ideal's in the same round:
+    start-up, gaps and CPU taken from the trainings, which the trainings' drifting speed does not move.
+    It leaves out a training made slower beside the framework: the trainings' CPU seconds, against the
+    ideal's in the same round, show that (with the drift in them)."""
+    for name in ("searchsvc", "unrecorded"):
+        if name not in idle:
+            continue
+        extra = [(i - ideal) / args.workers / args.trials for i, ideal in zip(idle[name], idle["ideal"])]
+        cpu = [c / ideal for c, ideal in zip(trained[name], trained["ideal"])]
+        print(f"{name} by core-seconds not training: overhead {statistics.median(extra):+.3f} s/trial (median of "
+              f"{len(extra)} rounds; each: {', '.join(f'{x:+.3f}' for x in extra)}); its trainings' CPU seconds "
+              f"{statistics.median(cpu):.3f}× the ideal's (each: {', '.join(f'{x:.3f}' for x in cpu)})")
 
 
 def print_recording_cost(walls: dict[str, list[float]], idle: dict[str, list[float]], args: argparse.Namespace) -> None:
