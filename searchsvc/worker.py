@@ -5,7 +5,8 @@ store; the trainable itself only reads ``config["trial_indices"]`` (see :mod:`se
 A trial reports its epochs at most every ``report_every_s`` seconds, and once at its end; that final
 report also names the bundle's next trial, which starts right after it. Tune's ``report`` waits
 until the driver asks for the next result, so reports go out from a thread of their own
-(:class:`Reporter`) and training never waits for that round trip.
+(:class:`Reporter`) and training goes on to its next epoch or trial without waiting for that round
+trip (only the bundle's end waits, until every result was taken).
 
 Failure taxonomy, worker side: an exception from the training code is retried here with the same
 config and seed up to ``max_retries`` times, then reported as a result with status ``error`` and its
