@@ -6,8 +6,9 @@ takes everything queued at once: MLflow writes in order, then the latest ledger 
 that changed, in one transaction.
 
 A trial's MLflow run is created at its first report (its epochs so far, or its result), with the
-trial's real start time: a short trial costs three MLflow calls (create with its tags, one batch of
-params and metrics, end), and a long one shows up in the dashboard within ``report_every_s``.
+trial's real start time: a short trial's whole run is written at once (one transaction where the store
+allows, see :meth:`searchsvc.tracking.Tracker.record_trial`), and a long one shows up in the dashboard
+within ``report_every_s``.
 """
 
 from __future__ import annotations
@@ -198,30 +199,34 @@ class TrialRecorder(DriverCallback):
     def _log_run(self, state: _TrialState, epochs: list[dict[str, float]], final: TrialRecord | None = None) -> None:
         """Epoch metrics (and, with ``final``, the results, tags and end status) into the trial's run,
         which is created at its first report: one MLflow run per trial, ever (a re-run continues in it)."""
-        tags = None
-        if final is not None:
-            tags = {"searchsvc.status": final.status, "searchsvc.attempts": str(final.attempts),
-                    **({"searchsvc.device": final.device} if final.device else {}),
-                    **({"searchsvc.message": final.message[-4000:]} if final.message else {})}
-        params = None
-        if state.run_id is None:  # created with the final tags when its first report is the last (one write less)
-            started = state.record.started_at or now()
-            state.run_id = self.tracker.start_trial(self.parent_run_id, self.sweep_id, state.record.trial_index,
-                                                    int(started.timestamp() * 1000), tags)
-            params, state.run_open, tags = state.record.config, True, None
-            self.writer.changed(state)  # the ledger learns the run id in this round of writes
-        elif not state.run_open:
-            self.tracker.reopen(state.run_id)
-            state.run_open = True
-        # the learning curves; each epoch's seconds stay in the ledger (a row costs MLflow ~0.1 ms of CPU)
+        # the learning curves; each epoch's seconds stay in the ledger (a row costs MLflow ~0.2 ms of CPU)
         names = {"train_loss": "train_loss", "val_loss": "val_loss", "val_score": f"val_{self.metric}"}
         rows = [(name, e[key], int(e["epoch"])) for e in epochs for key, name in names.items()]
+        tags = None
         if final is not None:
             names = {"val_score": f"best_val_{self.metric}", "test_score": f"test_{self.metric}",
                      "train_seconds": "train_seconds", "cpu_seconds": "cpu_seconds", "param_count": "param_count",
                      "samples_per_second": "samples_per_second", "epochs": "epochs_run"}
             rows += [(name, getattr(final, k), 0) for k, name in names.items() if getattr(final, k) is not None]
-        self.tracker.log(state.run_id, params=params, rows=rows, tags=tags)
+            tags = {"searchsvc.status": final.status, "searchsvc.attempts": str(final.attempts),
+                    **({"searchsvc.device": final.device} if final.device else {}),
+                    **({"searchsvc.message": final.message[-4000:]} if final.message else {})}
+        if state.run_id is None:
+            started = int((state.record.started_at or now()).timestamp() * 1000)
+            k = state.record.trial_index
+            if final is not None:  # the first report is the last: the whole run at once
+                state.run_id = self.tracker.record_trial(self.parent_run_id, self.sweep_id, k, started, final.status,
+                                                         params=state.record.config, rows=rows, tags=tags)
+            else:
+                state.run_id = self.tracker.start_trial(self.parent_run_id, self.sweep_id, k, started)
+                state.run_open = True
+                self.tracker.log(state.run_id, params=state.record.config, rows=rows)
+            self.writer.changed(state)  # the ledger learns the run id in this round of writes
+            return
+        if not state.run_open:
+            self.tracker.reopen(state.run_id)
+            state.run_open = True
+        self.tracker.log(state.run_id, rows=rows, tags=tags)
         if final is not None:
             self.tracker.end(state.run_id, final.status)
             state.run_open = False

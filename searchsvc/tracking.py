@@ -1,7 +1,9 @@
 """MLflow as the dashboard: one experiment per sweep name, a parent run per sweep, a child run per trial.
 
 Everything goes through ``MlflowClient`` with explicit run ids (no fluent global state), so the
-driver can write many runs from one thread. ``get_tracker(None | URI | Tracker)`` is the factory:
+driver can write many runs from one thread; the one exception is a short trial's whole run, written in
+one transaction where the store allows (:meth:`Tracker.record_trial`, :mod:`searchsvc.mlflow_sql`).
+``get_tracker(None | URI | Tracker)`` is the factory:
 ``None`` → ``$MLFLOW_TRACKING_URI`` or the SQLite store under the searchsvc home.
 """
 
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from searchsvc.errors import UsageError
+from searchsvc.mlflow_sql import sql_store
 
 #: MLflow run status for each final trial status
 RUN_STATUS = {"ok": "FINISHED", "diverged": "FINISHED", "error": "FAILED", "infra": "FAILED", "cancelled": "KILLED"}
@@ -33,7 +36,8 @@ class Tracker:
 
         self.tracking_uri = tracking_uri
         self.client = MlflowClient(tracking_uri)
-        self._experiment_of_run: dict[str, str] = {}  # parent run id → experiment id
+        self._experiment_of_run: dict[str, tuple[str, str]] = {}  # parent run id → experiment id, artifact location
+        self._sql_store = sql_store(self.client)
 
     def __repr__(self) -> str:
         return f"Tracker({self.tracking_uri!r})"
@@ -54,21 +58,44 @@ class Tracker:
 
     def start_trial(self, parent_run_id: str, sweep_id: str, trial_index: int, start_time_ms: int | None = None,
                     tags: Mapping[str, str] | None = None) -> str:
-        if parent_run_id not in self._experiment_of_run:
-            self._experiment_of_run[parent_run_id] = self.client.get_run(parent_run_id).info.experiment_id
-        run = self.client.create_run(
-            self._experiment_of_run[parent_run_id],
-            start_time=start_time_ms,
-            run_name=f"{sweep_id}/{trial_index:05d}",
-            tags={
-                "mlflow.parentRunId": parent_run_id,
-                "searchsvc.sweep_id": sweep_id,
-                "searchsvc.trial_index": str(trial_index),
-                "searchsvc.kind": "trial",
-                **(tags or {}),
-            },
-        )
+        run = self.client.create_run(self._experiment(parent_run_id)[0], start_time=start_time_ms,
+                                     run_name=_trial_run_name(sweep_id, trial_index),
+                                     tags=_trial_tags(parent_run_id, sweep_id, trial_index, tags))
         return run.info.run_id
+
+    def record_trial(self, parent_run_id: str, sweep_id: str, trial_index: int, start_time_ms: int, status: str, *,
+                     params: Mapping[str, object], rows: Iterable[tuple[str, float, int]],
+                     tags: Mapping[str, str]) -> str:
+        """A trial that ended before its first report: its whole run, created ended. In MLflow's SQL store
+        in this process that is one transaction (:mod:`searchsvc.mlflow_sql`), else, or if that fails, the
+        client's three calls. Returns the run id."""
+        if self._sql_store is not None:
+            from searchsvc.mlflow_sql import insert_finished_run
+
+            experiment_id, artifact_location = self._experiment(parent_run_id)
+            stamp = int(time.time() * 1000)
+            try:
+                return insert_finished_run(
+                    self._sql_store, experiment_id=experiment_id, artifact_location=artifact_location,
+                    run_name=_trial_run_name(sweep_id, trial_index), status=RUN_STATUS.get(status, status),
+                    start_time_ms=start_time_ms, end_time_ms=stamp, params=_params(params),
+                    metrics=[(key, float(value), stamp, step) for key, value, step in rows],
+                    tags=_trial_tags(parent_run_id, sweep_id, trial_index, tags))
+            except Exception as e:  # noqa: BLE001 - the client writes it instead, from now on
+                logging.getLogger(__name__).warning("MLflow: writing a run in one transaction failed, so runs go "
+                                                    "through the client from now on: %s", e)
+                self._sql_store = None
+        run_id = self.start_trial(parent_run_id, sweep_id, trial_index, start_time_ms, tags)
+        self.log(run_id, params=params, rows=rows)
+        self.end(run_id, status)
+        return run_id
+
+    def _experiment(self, parent_run_id: str) -> tuple[str, str]:
+        """The id and artifact location of the parent run's experiment."""
+        if parent_run_id not in self._experiment_of_run:
+            experiment = self.client.get_experiment(self.client.get_run(parent_run_id).info.experiment_id)
+            self._experiment_of_run[parent_run_id] = experiment.experiment_id, experiment.artifact_location
+        return self._experiment_of_run[parent_run_id]
 
     def log(self, run_id: str, *, params: Mapping[str, object] | None = None,
             rows: Iterable[tuple[str, float, int]] = (), tags: Mapping[str, str] | None = None) -> None:
@@ -79,7 +106,7 @@ class Tracker:
 
         stamp = int(time.time() * 1000)
         metrics = [Metric(key, float(value), stamp, step) for key, value, step in rows]
-        run_params = [Param(k, str(v)[:6000]) for k, v in (params or {}).items() if v is not None]
+        run_params = [Param(k, v) for k, v in _params(params or {}).items()]
         run_tags = [RunTag(k, v) for k, v in (tags or {}).items()]
         batches = max(math.ceil(len(metrics) / 1000), math.ceil(len(run_params) / 100), 1 if run_tags else 0)
         for i in range(batches):
@@ -115,6 +142,20 @@ class Tracker:
 
     def log_artifacts(self, run_id: str, directory: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifacts(run_id, str(directory), artifact_path)
+
+
+def _trial_run_name(sweep_id: str, trial_index: int) -> str:
+    return f"{sweep_id}/{trial_index:05d}"
+
+
+def _trial_tags(parent_run_id: str, sweep_id: str, trial_index: int, tags: Mapping[str, str] | None) -> dict[str, str]:
+    return {"mlflow.parentRunId": parent_run_id, "searchsvc.sweep_id": sweep_id,
+            "searchsvc.trial_index": str(trial_index), "searchsvc.kind": "trial", **(tags or {})}
+
+
+def _params(params: Mapping[str, object]) -> dict[str, str]:
+    """Run params as MLflow keeps them; inactive (conditional) parameters, ``None``, are left out."""
+    return {k: str(v)[:6000] for k, v in params.items() if v is not None}
 
 
 def get_tracker(tracker: None | str | Tracker = None) -> Tracker:
