@@ -14,6 +14,7 @@ writing thread is printed per trial, with the medians and their ratio.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -62,6 +63,7 @@ def main() -> None:
           f"({len(trial_rows(args.epochs))} metric rows) a run; CPU ms of the writing thread per run")
     measured: dict[bool, list[float]] = {False: [], True: []}
     with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)  # MLflow keeps a database store's artifacts (the sweep's spec) in ./mlruns
         for r in range(args.rounds):
             for one_transaction in (r % 2 == 0, r % 2 != 0):  # alternate which goes first
                 store = args.store or f"sqlite:///{tmp}/{r}-{one_transaction}.db"

@@ -16,7 +16,8 @@ TAGS = {"searchsvc.status": "diverged", "searchsvc.attempts": "1", "searchsvc.me
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store_uri(request, tmp_path) -> str:
+def store_uri(request, tmp_path, monkeypatch) -> str:
+    monkeypatch.chdir(tmp_path)  # MLflow keeps a database store's artifacts in ./mlruns
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'mlflow.db'}"
     return request.getfixturevalue("postgres_url").replace("postgresql://", "postgresql+psycopg://")
