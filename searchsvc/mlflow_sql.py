@@ -14,17 +14,18 @@ server), and sends the run through the client if it fails. The rows are those th
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 
 def sql_store(client: Any) -> Any | None:
-    """The client's store when it is MLflow's SQL store in this process, else None."""
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
+    """The client's store when it is MLflow's SQL store in this process, else None. A client of that store
+    has imported its module; one of a tracking server has not, and is spared its import (~0.8 s)."""
     store = getattr(getattr(client, "_tracking_client", None), "store", None)
-    return store if isinstance(store, SqlAlchemyStore) else None
+    module = sys.modules.get("mlflow.store.tracking.sqlalchemy_store")
+    return store if module is not None and isinstance(store, module.SqlAlchemyStore) else None
 
 
 def insert_finished_run(store: Any, *, experiment_id: str, artifact_location: str, run_name: str, status: str,

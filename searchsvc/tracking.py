@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from searchsvc.errors import UsageError
-from searchsvc.mlflow_sql import sql_store
+from searchsvc import mlflow_sql
 
 #: MLflow run status for each final trial status
 RUN_STATUS = {"ok": "FINISHED", "diverged": "FINISHED", "error": "FAILED", "infra": "FAILED", "cancelled": "KILLED"}
@@ -37,7 +37,7 @@ class Tracker:
         self.tracking_uri = tracking_uri
         self.client = MlflowClient(tracking_uri)
         self._experiment_of_run: dict[str, tuple[str, str]] = {}  # parent run id → experiment id, artifact location
-        self._sql_store = sql_store(self.client)
+        self._sql_store = mlflow_sql.sql_store(self.client)
 
     def __repr__(self) -> str:
         return f"Tracker({self.tracking_uri!r})"
@@ -70,12 +70,10 @@ class Tracker:
         in this process that is one transaction (:mod:`searchsvc.mlflow_sql`), else, or if that fails, the
         client's three calls. Returns the run id."""
         if self._sql_store is not None:
-            from searchsvc.mlflow_sql import insert_finished_run
-
             experiment_id, artifact_location = self._experiment(parent_run_id)
             stamp = int(time.time() * 1000)
             try:
-                return insert_finished_run(
+                return mlflow_sql.insert_finished_run(
                     self._sql_store, experiment_id=experiment_id, artifact_location=artifact_location,
                     run_name=_trial_run_name(sweep_id, trial_index), status=RUN_STATUS.get(status, status),
                     start_time_ms=start_time_ms, end_time_ms=stamp, params=_params(params),
