@@ -40,7 +40,7 @@ from analysis.importance import fanova_importance
 from analysis.marginals import marginal_effects
 from analysis.report import Report
 from analysis.table import TrialTable
-from searchsvc.errors import UsageError
+from analysis.errors import UsageError
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from searchsvc.errors import DataError
+from analysis.errors import DataError
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution

@@ -31,7 +31,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from searchsvc.errors import DataError, UsageError
+from analysis.errors import DataError, UsageError
 
 REQUIRED_COLUMNS = ("trial_index", "status", "val_score", "test_score")
 SIZE_COLUMNS = ("val_n", "test_n")
@@ -46,7 +46,7 @@ def load_trials(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
     """Read a trials table (``.csv`` or ``.parquet`` by suffix, or a DataFrame) and validate it.
 
     Returns a new DataFrame sorted by ``trial_index`` with normalised dtypes. Raises
-    :class:`~searchsvc.errors.DataError` naming the offending column when the table is invalid.
+    :class:`~analysis.errors.DataError` naming the offending column when the table is invalid.
     """
     if isinstance(source, pd.DataFrame):
         return _validated(source.copy())

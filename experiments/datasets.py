@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.settings import MNIST1D, Adding, NpzFile, Task
-from searchsvc.errors import DataError
+from experiments.errors import DataError
 
 #: largest ``.npz`` file :func:`load_dataset` reads (it is loaded whole into memory)
 MAX_NPZ_BYTES = 4 * 2**30
@@ -89,7 +89,7 @@ def load_dataset(settings: MNIST1D | Adding | NpzFile, cache_dir: Path | None = 
     A ``.npz`` is cached by path, size and modification time, so an edited file is read again.
     ``cache_dir``: where a generated MNIST-1D is kept between processes, keyed by its settings and
     the generator's version (an unreadable file is generated again and replaced).
-    Raises :class:`~searchsvc.errors.DataError` for a missing or malformed ``.npz``.
+    Raises :class:`~experiments.errors.DataError` for a missing or malformed ``.npz``.
     """
     if isinstance(settings, MNIST1D):
         return _mnist1d(settings, cache_dir)

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from searchsvc.errors import SearchSvcError, UsageError
+from searchsvc.errors import SearchSvcError, UsageError, exit_code
 
 ledger_option = click.option("--ledger", metavar="URL", envvar="SEARCHSVC_LEDGER",
                              help="Ledger database (default: sqlite under $SEARCHSVC_HOME, ~/.searchsvc).")
@@ -113,7 +113,7 @@ def resume(sweep_id: str, address: str | None, ledger: str | None, quiet: bool, 
 
 @cli.command()
 @click.argument("sweep_id", metavar="SWEEP")
-@click.option("--trials", "n", type=click.IntRange(min=1), required=True, help="How many trials to add.")
+@click.option("--add", "n", metavar="N", type=click.IntRange(min=1), required=True, help="How many trials to add.")
 @click.option("--address", metavar="ADDR", help="Ray cluster address; default: local Ray.")
 @ledger_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
@@ -123,7 +123,7 @@ def extend(sweep_id: str, n: int, address: str | None, ledger: str | None, quiet
 
     \b
     Example:
-      searchsvc extend quickstart-20261122-101500-1a2b --trials 100
+      searchsvc extend quickstart-20261122-101500-1a2b --add 100
     """
     from searchsvc.driver import extend as extend_sweep
 
@@ -261,11 +261,11 @@ def show(sweep_id: str, ledger: str | None, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("sweep_id", metavar="[SWEEP]", required=False)
-@click.option("--trials", "table", metavar="PATH", type=click.Path(dir_okay=False),
+@click.option("--table", "table", metavar="PATH", type=click.Path(dir_okay=False),
               help="Analyze a trials table (CSV or Parquet) instead of a sweep in the ledger.")
 @click.option("--out", "out_dir", default="report", show_default=True, type=click.Path(file_okay=False),
               help="Folder for figures (PNG+SVG), CSV tables and summary.txt.")
-@click.option("--mode", type=click.Choice(["max", "min"]), help="Score direction (required with --trials).")
+@click.option("--mode", type=click.Choice(["max", "min"]), help="Score direction (required with --table).")
 @click.option("--metric", "metric_name", help="Name of the score, for labels (default: the sweep's metric).")
 @click.option("--reference", "references", multiple=True, metavar="LABEL=SCORE",
               help="A horizontal line on the efficiency plot, e.g. 'grid search=0.81'. Repeatable.")
@@ -281,16 +281,16 @@ def analyze(sweep_id: str | None, table: str | None, out_dir: str, mode: str | N
     \b
     Example:
       searchsvc analyze quickstart-20261122-101500-1a2b --out report/
-      searchsvc analyze --trials trials.csv --mode max --out report/
+      searchsvc analyze --table trials.csv --mode max --out report/
     """
     from searchsvc.analyze import analyze_sweep, analyze_table
 
     if (sweep_id is None) == (table is None):
-        raise UsageError("analyze: give either a SWEEP id or --trials PATH (one of them)")
+        raise UsageError("analyze: give either a SWEEP id or --table PATH (one of them)")
     lines = _parse_references(references)
     if table is not None:
         if mode is None:
-            raise UsageError("--mode: required with --trials; say whether higher (max) or lower (min) scores are better")
+            raise UsageError("--mode: required with --table; say whether higher (max) or lower (min) scores are better")
         report = analyze_table(table, out_dir, mode=mode, metric_name=metric_name or "score", references=lines,
                                importance=not no_importance)
     else:
@@ -302,7 +302,7 @@ def analyze(sweep_id: str | None, table: str | None, out_dir: str, mode: str | N
 
 @cli.command()
 @click.argument("sweep_id", metavar="SWEEP")
-@click.option("--trials", "path", metavar="PATH", required=True, type=click.Path(dir_okay=False),
+@click.option("--out", "path", metavar="PATH", required=True, type=click.Path(dir_okay=False),
               help="Where to write the trials table (.csv or .parquet).")
 @ledger_option
 def export(sweep_id: str, path: str, ledger: str | None) -> None:
@@ -310,7 +310,7 @@ def export(sweep_id: str, path: str, ledger: str | None) -> None:
 
     \b
     Example:
-      searchsvc export quickstart-20261122-101500-1a2b --trials trials.csv
+      searchsvc export quickstart-20261122-101500-1a2b --out trials.csv
     """
     from analysis import write_trials
     from searchsvc.export import trials_frame
@@ -369,13 +369,14 @@ def main() -> None:
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
-    except SearchSvcError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(e.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
-    except Exception as e:  # a bug or an unreachable service: one line, the traceback on request
+    except Exception as e:
+        if (code := exit_code(e)) is not None:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(code)
+        # a bug or an unreachable service: one line, the traceback on request
         if os.environ.get("SEARCHSVC_DEBUG"):
             raise
         click.echo(f"error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "

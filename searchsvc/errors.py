@@ -1,5 +1,8 @@
 """The exception tree. Library code raises these; the CLI maps them to exit codes.
 
+``experiments`` and ``analysis`` stand alone and own their errors (``experiments.errors.DataError``,
+``analysis.errors.AnalysisError``); :func:`exit_code` maps those too, as invalid input (exit 2).
+
 ``SearchSvcError`` (exit 1)
 ├── ``UsageError``  (exit 2) — bad input from the user: a spec, a flag, a data file, a table
 │   ├── ``SpecError``
@@ -30,3 +33,15 @@ class DataError(UsageError):
 
 class NotFoundError(UsageError):
     """A sweep or trial that the user named does not exist."""
+
+
+def exit_code(error: BaseException) -> int | None:
+    """The exit code for an error searchsvc or the packages it drives raised on purpose, else ``None``."""
+    from analysis.errors import AnalysisError
+    from experiments.errors import DataError as TrainingDataError
+
+    if isinstance(error, SearchSvcError):
+        return error.exit_code
+    if isinstance(error, (AnalysisError, TrainingDataError)):
+        return UsageError.exit_code
+    return None

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 
 import analysis
 from analysis import analyze, synthetic_trials
-from searchsvc.errors import DataError, UsageError
+from analysis.errors import DataError, UsageError
 from tests.analysis.conftest import tables
 
 FIGURES = ("efficiency", "expected_best", "trials_needed", "marginals", "importance")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis import TrialTable, load_trials, write_trials
-from searchsvc.errors import DataError, UsageError
+from analysis.errors import DataError, UsageError
 from tests.analysis.conftest import table
 
 

@@ -9,7 +9,7 @@ import pytest
 from experiments import datasets
 from experiments.datasets import clear_dataset_cache, load_dataset
 from experiments.settings import MNIST1D, Adding, NpzFile
-from searchsvc.errors import DataError
+from experiments.errors import DataError
 
 
 def _fresh(settings):

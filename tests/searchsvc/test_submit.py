@@ -92,9 +92,9 @@ def test_analyze_a_sweep_writes_figures_and_attaches_them_to_its_mlflow_run(run,
     attached = {a.path for a in client.list_artifacts(outcome["parent_run_id"], "analysis")}
     assert {f"analysis/{name}.png" for name in figures} <= attached
 
-    code, _, err = run("export", outcome["sweep_id"], "--trials", tmp_path / "trials.csv")
+    code, _, err = run("export", outcome["sweep_id"], "--out", tmp_path / "trials.csv")
     assert code == 0, err
-    code, out, err = run("analyze", "--trials", tmp_path / "trials.csv", "--mode", "max", "--out", tmp_path / "r2",
+    code, out, err = run("analyze", "--table", tmp_path / "trials.csv", "--mode", "max", "--out", tmp_path / "r2",
                          "--no-importance", "--json")
     assert code == 0, err
     assert json.loads(out)["efficiency"] == data["efficiency"]  # the table round-trips
@@ -103,9 +103,9 @@ def test_analyze_a_sweep_writes_figures_and_attaches_them_to_its_mlflow_run(run,
 @pytest.mark.parametrize(("args", "needle"), [
     (("analyze",), "either a SWEEP"),
     (("analyze", "no-such-sweep"), "not in the ledger"),
-    (("analyze", "--trials", "{csv}"), "--mode"),
-    (("analyze", "--trials", "{csv}", "--mode", "max", "--reference", "oops"), "--reference"),
-    (("analyze", "--trials", "{csv}", "--mode", "max"), "val_score"),
+    (("analyze", "--table", "{csv}"), "--mode"),
+    (("analyze", "--table", "{csv}", "--mode", "max", "--reference", "oops"), "--reference"),
+    (("analyze", "--table", "{csv}", "--mode", "max"), "val_score"),
 ])
 def test_analyze_bad_input_exits_2(args, needle, run, tmp_path) -> None:
     csv = tmp_path / "t.csv"
