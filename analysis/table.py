@@ -35,6 +35,7 @@ from analysis.errors import DataError, UsageError
 
 REQUIRED_COLUMNS = ("trial_index", "status", "val_score", "test_score")
 SIZE_COLUMNS = ("val_n", "test_n")
+OPTIONAL_COLUMNS = (*SIZE_COLUMNS, "train_seconds")
 STATUSES = ("ok", "diverged", "error", "infra")
 PARAM_PREFIX = "param_"
 Mode = Literal["max", "min"]

@@ -138,7 +138,7 @@ def run_searchsvc(args: argparse.Namespace, home: Path, record: bool, bundle: in
     training = _training_core_seconds(args)
     detail = (f"{outcome.bundles} Tune trials; driver {cpu:.2f} CPU-s, of which recording "
               f"{outcome.recording_cpu_seconds:.2f} = {outcome.recording_cpu_seconds / training * 100:.2f}% of training")
-    return wall, detail, sum(t.cpu_seconds for t in ledger.trials(outcome.sweep_id))
+    return wall, detail, sum(t.result.cpu_seconds for t in ledger.trials(outcome.sweep_id))
 
 
 def _unrecorded_ledger(url: str):
@@ -236,7 +236,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from experiments.datasets import clear_dataset_cache
-    from searchsvc.driver import _start_ray
+    from searchsvc.cluster import _start_ray
 
     home = Path(tempfile.mkdtemp(prefix="searchsvc-overhead-"))
     os.environ["SEARCHSVC_HOME"] = str(home)  # Ray Tune's files and the data set cache; inherited by workers

@@ -3,8 +3,8 @@
 A trial that ends before its first report gets its whole run at once (``Tracker.record_trial``):
 through ``MlflowClient`` (create the run with its tags, one batch of params and metrics, end it), or,
 where the store is MLflow's SQL store in this process, in one transaction (``searchsvc.mlflow_sql``).
-Both write the same run, as the recorder writes it: 6 params, ``--epochs`` × 3 learning-curve rows and
-7 results, 7 tags. Rounds alternate the two ways, each into its own fresh store; the CPU time of the
+Both write the same run, as the recorder writes it: 6 params, ``--epochs`` × 3 learning-curve rows,
+the result's numbers, and the trial's tags. Rounds alternate the two ways, each into its own fresh store; the CPU time of the
 writing thread is printed per trial, with the medians and their ratio.
 
     python bench/recording.py                      # SQLite, about 30 s
@@ -23,15 +23,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-PARAMS = {"units": 64, "layers": 2, "dropout": 0.1, "dropout_at": "between", "optimizer": "adam", "lr": 0.003}
-TAGS = {"searchsvc.status": "ok", "searchsvc.attempts": "1", "searchsvc.device": "cpu"}
-RESULTS = ("best_val_accuracy", "test_accuracy", "train_seconds", "cpu_seconds", "param_count",
-           "samples_per_second", "epochs_run")
+PARAMS = {"units": 64, "layers": 2, "dropout": 0.1, "dropout_placement": "between", "optimizer": "adam", "lr": 0.003}
 
 
-def trial_rows(epochs: int) -> list[tuple[str, float, int]]:
-    curves = [(name, 1.0 / e, e) for e in range(1, epochs + 1) for name in ("train_loss", "val_loss", "val_accuracy")]
-    return curves + [(name, 0.5, 0) for name in RESULTS]
+def trial(k: int, epochs: int) -> tuple:
+    """Trial k as the recorder hands it to the tracker: its record (an ok result) and its epochs."""
+    from experiments.results import EpochMetrics, TrialResult
+    from searchsvc.ledger import TrialRecord, now
+    from searchsvc.reports import Node
+
+    result = TrialResult(status="ok", val_score=0.5, test_score=0.5, val_n=800, test_n=1000, epochs=epochs,
+                         best_epoch=epochs, param_count=17_000, memory_estimate_bytes=10**6, train_seconds=2.0,
+                         cpu_seconds=2.0, samples_per_second=5e4, device="cpu")
+    curves = tuple(EpochMetrics(e, 1.0 / e, 1.0 / e, 0.5, 0.1) for e in range(1, epochs + 1))
+    return TrialRecord("s", k, PARAMS, "ok", 1, result, curves, node=Node("n", "h"), started_at=now()), curves
 
 
 def cpu_ms_per_trial(store: str, one_transaction: bool, trials: int, epochs: int) -> float:
@@ -41,11 +46,12 @@ def cpu_ms_per_trial(store: str, one_transaction: bool, trials: int, epochs: int
     if not one_transaction:
         tracker._sql_store = None  # what a store other than MLflow's SQL store in this process gets
     parent = tracker.start_sweep("recording", f"s{time.time_ns()}", {}, {})
-    rows = trial_rows(epochs)
-    tracker.record_trial(parent, "s", 0, 0, "ok", params=PARAMS, rows=rows, tags=TAGS)  # warm: first-use costs
+    record, curves = trial(0, epochs)
+    tracker.record_trial(parent, record, "accuracy", curves)  # warm: first-use costs
+    written = [trial(k, epochs) for k in range(1, trials + 1)]
     started = time.thread_time()
-    for k in range(1, trials + 1):
-        tracker.record_trial(parent, "s", k, int(time.time() * 1000), "ok", params=PARAMS, rows=rows, tags=TAGS)
+    for record, curves in written:
+        tracker.record_trial(parent, record, "accuracy", curves)
     return (time.thread_time() - started) / trials * 1000
 
 
@@ -59,8 +65,8 @@ def main() -> None:
 
     import mlflow
 
-    print(f"MLflow {mlflow.__version__}; {args.trials} runs each way a round, {args.epochs} epochs "
-          f"({len(trial_rows(args.epochs))} metric rows) a run; CPU ms of the writing thread per run")
+    print(f"MLflow {mlflow.__version__}; {args.trials} runs each way a round, {args.epochs} epochs a run; "
+          "CPU ms of the writing thread per run")
     measured: dict[bool, list[float]] = {False: [], True: []}
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)  # MLflow keeps a database store's artifacts (the sweep's spec) in ./mlruns

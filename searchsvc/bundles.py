@@ -9,49 +9,57 @@ trials at the end, so no worker idles long while another finishes a big bundle.
 
 A bundle whose worker died or ran out of memory ends in error (Tune restarts nothing itself). Its
 trials that had not reported a result go back to the front of the queue, and the one that was running
-counts a restart; after ``max_restarts`` restarts that trial is given up on (recorded ``infra``).
+counts a restart; after ``max_restarts`` restarts that trial is given up on: ``on_give_up(k)`` is called
+(the recorder records it ``infra``).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ray.tune.search import Searcher
 
-from searchsvc.worker import is_final_report
+from searchsvc.cluster import Capacity
+from searchsvc.reports import from_tune, is_final
 
 
 class BundleScheduler(Searcher):
-    """A Tune searcher that hands out bundles of the sweep's pending trial indices, in index order."""
+    """A Tune searcher that hands out bundles of the sweep's pending trial indices, in index order, as many
+    at once as ``capacity()`` says fit now (with the GPU share each of their trials gets)."""
 
-    def __init__(self, indices: Iterable[int], concurrency: int, size: int | None, max_restarts: int) -> None:
+    def __init__(self, indices: Iterable[int], capacity: Callable[[], Capacity], size: int | None,
+                 max_restarts: int, on_give_up: Callable[[int], None] = lambda k: None) -> None:
         """``size``: trials per bundle, or ``None`` for factoring."""
         super().__init__()
+        self.capacity, self.on_give_up = capacity, on_give_up
         self.pending = deque(sorted(indices))
-        self.concurrency, self.size, self.max_restarts = max(1, concurrency), size, max_restarts
+        self.size, self.max_restarts = size, max_restarts
         self.bundles: dict[str, list[int]] = {}  # Tune trial id → its bundle, while it runs
         self.finished: set[int] = set()  # trials that reported a final result
         self.restarts: Counter[int] = Counter()
         self.given_up: set[int] = set()
         self.handed_out = 0  # bundles so far
 
-    def next_size(self) -> int:
-        return self.size or math.ceil(len(self.pending) / (2 * self.concurrency))
+    def next_size(self, concurrency: int) -> int:
+        return self.size or math.ceil(len(self.pending) / (2 * concurrency))
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
-        if self.pending:
-            bundle = [self.pending.popleft() for _ in range(min(self.next_size(), len(self.pending)))]
-            self.bundles[trial_id] = bundle
-            self.handed_out += 1
-            return {"trial_indices": bundle}
-        return None if self.bundles else Searcher.FINISHED  # None: a running bundle may still give trials back
+        if not self.pending:
+            return None if self.bundles else Searcher.FINISHED  # None: a running bundle may still give trials back
+        capacity = self.capacity()
+        if len(self.bundles) >= capacity.slots:
+            return None  # asked again at Tune's next step
+        bundle = [self.pending.popleft() for _ in range(min(self.next_size(capacity.slots), len(self.pending)))]
+        self.bundles[trial_id] = bundle
+        self.handed_out += 1
+        return {"trial_indices": bundle, "gpus": capacity.gpu_share}
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
-        if is_final_report(result):
-            self.finished.add(int(result["trial_index"]))
+        if is_final(result):
+            self.finished.add(from_tune(result).trial_index)
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
         left = [k for k in self.bundles.pop(trial_id, []) if k not in self.finished]
@@ -61,5 +69,6 @@ class BundleScheduler(Searcher):
         self.restarts[failed] += 1
         if self.restarts[failed] > self.max_restarts:
             self.given_up.add(failed)
+            self.on_give_up(failed)
             left = left[1:]
         self.pending.extendleft(reversed(left))

@@ -14,6 +14,8 @@ from typing import Any
 import click
 
 from searchsvc.errors import SearchSvcError, UsageError, exit_code
+from searchsvc.texts import best_line, config_text, indices_text, outcome_json, outcome_text, sweep_line, to_json, \
+    trial_json, trial_line
 
 ledger_option = click.option("--ledger", metavar="URL", envvar="SEARCHSVC_LEDGER",
                              help="Ledger database (default: sqlite under $SEARCHSVC_HOME, ~/.searchsvc).")
@@ -51,55 +53,93 @@ def validate(spec_path: str, show_n: int, as_json: bool) -> None:
     spec = load_spec(spec_path)
     configs = trial_params_range(spec.space, spec.strategy, spec.seed, 0, min(show_n, spec.trials), spec.grid_points)
     if as_json:
-        _print_json({"spec": spec.model_dump(mode="json"), "trials": [
-            {"trial_index": k, "config": c} for k, c in enumerate(configs)]})
+        click.echo(to_json({"spec": spec.model_dump(mode="json"), "trials": [
+            {"trial_index": k, "config": c} for k, c in enumerate(configs)]}))
         return
     import yaml
 
     click.echo(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False).rstrip())
     for k, config in enumerate(configs):
-        click.echo(f"trial {k}: {_config_text(config)}")
+        click.echo(f"trial {k}: {config_text(config)}")
     click.echo(f"ok: {spec_path} is valid ({spec.trials} trials, {spec.strategy}, objective {spec.metric} ({spec.mode}))",
                err=True)
 
 
+cluster_option = click.option("--cluster", metavar="URL", envvar="SEARCHSVC_CLUSTER",
+                              help="Run the driver on a Ray cluster through its Jobs API (http://HEAD:8265); "
+                                   "returns once the cluster's driver has recorded the sweep.")
+address_option = click.option("--address", metavar="HOST:PORT",
+                              help="Run the driver here, joined to the Ray cluster whose head listens there (or "
+                                   "auto, on a node of a cluster); default: an embedded local Ray.")
+
+
+def job_options(command: Any) -> Any:
+    """The identity of a driver that runs as a Ray job (set by the Jobs submission, not by users)."""
+    command = click.option("--as-job", "job_id", hidden=True)(command)
+    return click.option("--job-cluster", hidden=True)(command)
+
+
 @cli.command()
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
-@click.option("--address", metavar="ADDR", help="Ray cluster address (ray://host:10001 or host:6379); default: local Ray.")
+@cluster_option
+@address_option
+@click.option("--data-on-cluster", is_flag=True,
+              help="With --cluster: the cluster reads the spec's data file at its absolute path there, instead of "
+                   "the file being uploaded with the job.")
 @ledger_option
 @tracking_option
 @click.option("--no-mlflow", is_flag=True, help="Record in the ledger only.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @json_option
-def submit(spec_path: str, address: str | None, ledger: str | None, tracking_uri: str | None, no_mlflow: bool,
-           quiet: bool, as_json: bool) -> None:
+@click.option("--sweep-id", hidden=True)
+@job_options
+@click.pass_context
+def submit(ctx: click.Context, spec_path: str, cluster: str | None, address: str | None, data_on_cluster: bool,
+           ledger: str | None, tracking_uri: str | None, no_mlflow: bool, quiet: bool, as_json: bool,
+           sweep_id: str | None, job_id: str | None, job_cluster: str | None) -> None:
     """Run a sweep: S i.i.d. trials of the spec on Ray Tune; record them in the ledger and MLflow.
 
     \b
     Example:
       searchsvc submit experiments/quickstart.yaml
-      searchsvc submit sweep.yaml --address ray://head:10001 --tracking-uri http://mlflow:5000
+      searchsvc submit sweep.yaml --cluster http://head:8265     # on a cluster; returns at once
+      searchsvc submit sweep.yaml --address head:6380            # on a cluster, driver here
     """
+    from searchsvc.driver import Job
     from searchsvc.driver import submit as run_sweep
     from searchsvc.spec import load_spec
 
     spec = load_spec(spec_path)
-    if not quiet:
+    if cluster is not None:
+        _refuse_both(address)
+        from searchsvc.jobs import submit_sweep
+
+        submitted = submit_sweep(spec, spec_path, cluster, _explicit_stores(ctx, ledger, tracking_uri),
+                                 data_on_cluster=data_on_cluster, no_mlflow=no_mlflow, quiet=quiet or as_json)
+        _report_submitted(submitted, as_json)
+        return
+    job = Job(job_id, job_cluster) if job_id else None
+    if not quiet and not as_json:
         click.echo(f"searchsvc: {spec.name}: {spec.trials} trials on {address or 'a local Ray'} ...", err=True)
     outcome = run_sweep(spec, ledger=ledger, tracker=tracking_uri, address=address, quiet=quiet or as_json,
-                        track=not no_mlflow)
+                        track=not no_mlflow, sweep_id=sweep_id, job=job)
     _report_outcome(outcome, spec.metric, as_json)
 
 
 @cli.command()
 @click.argument("sweep_id", metavar="SWEEP")
-@click.option("--address", metavar="ADDR", help="Ray cluster address; default: local Ray.")
+@cluster_option
+@address_option
 @ledger_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @json_option
-def resume(sweep_id: str, address: str | None, ledger: str | None, quiet: bool, as_json: bool) -> None:
+@job_options
+@click.pass_context
+def resume(ctx: click.Context, sweep_id: str, cluster: str | None, address: str | None, ledger: str | None,
+           quiet: bool, as_json: bool, job_id: str | None, job_cluster: str | None) -> None:
     """Finish a sweep after its driver died or was cancelled: trials without a final result run again
-    with their recorded configs, in their existing MLflow runs; finished trials are not rerun.
+    with their recorded configs, in their existing MLflow runs; finished trials are not rerun. First,
+    MLflow gets the trials it missed (it was down). A sweep submitted to a cluster resumes there.
 
     \b
     Example:
@@ -107,19 +147,26 @@ def resume(sweep_id: str, address: str | None, ledger: str | None, quiet: bool, 
     """
     from searchsvc.driver import resume as resume_sweep
 
-    outcome = resume_sweep(sweep_id, ledger=ledger, address=address, quiet=quiet or as_json)
+    if _goes_to_cluster(ctx, sweep_id, cluster, address, ledger, job_id, ["resume"], quiet or as_json, as_json):
+        return
+    outcome = resume_sweep(sweep_id, ledger=ledger, address=address, quiet=quiet or as_json, job=_job(job_id, job_cluster))
     _report_outcome(outcome, outcome.metric, as_json)
 
 
 @cli.command()
 @click.argument("sweep_id", metavar="SWEEP")
 @click.option("--add", "n", metavar="N", type=click.IntRange(min=1), required=True, help="How many trials to add.")
-@click.option("--address", metavar="ADDR", help="Ray cluster address; default: local Ray.")
+@cluster_option
+@address_option
 @ledger_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
 @json_option
-def extend(sweep_id: str, n: int, address: str | None, ledger: str | None, quiet: bool, as_json: bool) -> None:
+@job_options
+@click.pass_context
+def extend(ctx: click.Context, sweep_id: str, n: int, cluster: str | None, address: str | None, ledger: str | None,
+           quiet: bool, as_json: bool, job_id: str | None, job_cluster: str | None) -> None:
     """Add N trials to a finished sweep: trials S..S+N-1, with the configs a sweep of S+N would have had.
+    A sweep submitted to a cluster is extended there.
 
     \b
     Example:
@@ -127,7 +174,11 @@ def extend(sweep_id: str, n: int, address: str | None, ledger: str | None, quiet
     """
     from searchsvc.driver import extend as extend_sweep
 
-    outcome = extend_sweep(sweep_id, n, ledger=ledger, address=address, quiet=quiet or as_json)
+    if _goes_to_cluster(ctx, sweep_id, cluster, address, ledger, job_id, ["extend", "--add", str(n)],
+                        quiet or as_json, as_json):
+        return
+    outcome = extend_sweep(sweep_id, n, ledger=ledger, address=address, quiet=quiet or as_json,
+                           job=_job(job_id, job_cluster))
     _report_outcome(outcome, outcome.metric, as_json)
 
 
@@ -135,39 +186,135 @@ def extend(sweep_id: str, n: int, address: str | None, ledger: str | None, quiet
 @click.argument("sweep_id", metavar="SWEEP")
 @ledger_option
 def cancel(sweep_id: str, ledger: str | None) -> None:
-    """Stop a running sweep (like Ctrl-C in its terminal): running trials are recorded as cancelled and the
-    sweep stays resumable.
+    """Stop a running sweep, from any machine that reaches the ledger (like Ctrl-C in its terminal): running
+    trials are recorded as cancelled and the sweep stays resumable. A sweep on a cluster: its job is stopped.
 
     \b
     Example:
       searchsvc cancel quickstart-20261122-101500-1a2b
     """
-    import signal
-    import socket
-
     from searchsvc.ledger import get_ledger
-    from searchsvc.reconcile import driver_alive
+    from searchsvc.liveness import driver_alive, request_cancel
+    from searchsvc.reconcile import reconcile
+    from searchsvc.tracking import get_tracker
 
     db = get_ledger(ledger)
     sweep = db.sweep(sweep_id)
+    sweep = reconcile(db, get_tracker(sweep.tracking_uri) if sweep.tracking_uri else None, sweep)
     if not driver_alive(sweep):
-        raise UsageError(f"sweep {sweep.sweep_id} is not running here (status {sweep.status}); nothing to cancel")
-    host, _, pid = sweep.driver.rpartition(":")
-    if host != socket.gethostname():
-        raise UsageError(f"sweep {sweep.sweep_id} runs on {host}; cancel it there")
-    os.kill(int(pid), signal.SIGINT)
-    click.echo(f"asked the driver of {sweep.sweep_id} (pid {pid}) to stop; `searchsvc status` shows when it has", err=True)
+        raise UsageError(f"sweep {sweep.sweep_id} is not running (status {sweep.status}); nothing to cancel")
+    request_cancel(db, sweep)
+    if sweep.job_id and sweep.cluster:
+        from searchsvc import jobs
+
+        try:
+            jobs.stop(sweep.cluster, sweep.job_id)
+        except SearchSvcError as e:
+            click.echo(f"warning: {e}; the driver reads the request from the ledger instead", err=True)
+    click.echo(f"asked the driver of {sweep.sweep_id} ({sweep.driver}) to stop; `searchsvc status {sweep.sweep_id}` "
+               "shows when it has", err=True)
+
+
+@cli.command()
+@click.argument("sweep_id", metavar="SWEEP")
+@click.option("--cluster", metavar="URL", envvar="SEARCHSVC_CLUSTER",
+              help="The Jobs API address (default: the one the sweep was submitted to).")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing until the job ends.")
+@ledger_option
+def logs(sweep_id: str, cluster: str | None, follow: bool, ledger: str | None) -> None:
+    """Print the output of a sweep's driver that runs (or ran) on a cluster.
+
+    \b
+    Example:
+      searchsvc logs quickstart-20261122-101500-1a2b --follow
+    """
+    import time
+
+    from searchsvc import jobs
+    from searchsvc.ledger import get_ledger
+
+    sweep = get_ledger(ledger).sweep(sweep_id)
+    if not sweep.job_id:
+        raise UsageError(f"sweep {sweep.sweep_id} was not submitted to a cluster (--cluster): its driver's output "
+                         "went to the terminal that ran it")
+    address = cluster or sweep.cluster
+    shown = 0
+    while True:
+        text = jobs.logs(address, sweep.job_id)
+        click.echo(text[shown:], nl=False)
+        shown = len(text)
+        if not follow or jobs.status(address, sweep.job_id) in ("SUCCEEDED", "FAILED", "STOPPED"):
+            return
+        time.sleep(1.0)
+
+
+def _refuse_both(address: str | None) -> None:
+    if address is not None:
+        raise UsageError("--cluster and --address: give one; --cluster runs the driver on the cluster (Jobs API), "
+                         "--address runs it here, joined to the cluster")
+
+
+def _explicit_stores(ctx: click.Context, ledger: str | None, tracking_uri: str | None) -> dict[str, str]:
+    """The stores named on the command line, which a cluster's driver is told to use; what this machine's
+    environment says is how *it* reaches them, and the cluster's nodes have their own settings."""
+    explicit = click.core.ParameterSource.COMMANDLINE
+    stores = {}
+    if ledger and ctx.get_parameter_source("ledger") == explicit:
+        stores["SEARCHSVC_LEDGER"] = ledger
+    if tracking_uri and ctx.get_parameter_source("tracking_uri") == explicit:
+        stores["MLFLOW_TRACKING_URI"] = tracking_uri
+    return stores
+
+
+def _goes_to_cluster(ctx: click.Context, sweep_id: str, cluster: str | None, address: str | None, ledger: str | None,
+                     job_id: str | None, command: list[str], quiet: bool, as_json: bool) -> bool:
+    """``resume``/``extend`` of a sweep on a cluster (``--cluster``, or the one it was submitted to): submit
+    the driver there as a job; ``False`` when the driver runs here."""
+    if job_id is not None or address is not None:
+        _refuse_both(address if cluster else None)
+        return False
+    from searchsvc.ledger import get_ledger
+
+    sweep = get_ledger(ledger).sweep(sweep_id)
+    cluster = cluster or sweep.cluster
+    if cluster is None:
+        return False
+    from searchsvc.jobs import continue_sweep
+
+    submitted = continue_sweep(sweep.sweep_id, command, cluster, _explicit_stores(ctx, ledger, None), quiet=quiet)
+    _report_submitted(submitted, as_json)
+    return True
+
+
+def _job(job_id: str | None, job_cluster: str | None) -> Any:
+    from searchsvc.driver import Job
+
+    return Job(job_id, job_cluster) if job_id else None
+
+
+def _report_submitted(submitted: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(to_json({"sweep_id": submitted.sweep_id, "job_id": submitted.job_id, "cluster": submitted.cluster,
+                            "dashboard": submitted.dashboard}))
+        return
+    click.echo(f"Sweep {submitted.sweep_id} runs on {submitted.cluster} as job {submitted.job_id}")
+    click.echo(f"Dashboard: {submitted.dashboard}")
+    click.echo(f"Follow:    searchsvc status {submitted.sweep_id} --watch")
+    click.echo(f"Output:    searchsvc logs {submitted.sweep_id} --follow")
 
 
 def _report_outcome(outcome: Any, metric: str, as_json: bool) -> None:
-    if as_json:
-        _print_json({"sweep_id": outcome.sweep_id, "status": outcome.status, "counts": dict(outcome.counts),
-                     "best": _trial_json(outcome.best) if outcome.best else None, "ledger": outcome.ledger,
-                     "tracking_uri": outcome.tracking_uri, "parent_run_id": outcome.parent_run_id,
-                     "wall_seconds": round(outcome.wall_seconds, 3), "bundles": outcome.bundles,
-                     "recording_cpu_seconds": round(outcome.recording_cpu_seconds, 3)})
-    else:
-        click.echo(_summary_text(metric, outcome))
+    click.echo(to_json(outcome_json(outcome)) if as_json else outcome_text(metric, outcome))
+    if outcome.mlflow_missing or outcome.mlflow_error:
+        missed = f"{len(outcome.mlflow_missing)} trials ({indices_text(outcome.mlflow_missing)})" \
+            if outcome.mlflow_missing else "the sweep's run"
+        click.echo(f"warning: MLflow at {outcome.tracking_uri} missed {missed}: {outcome.mlflow_error}; the ledger "
+                   f"has them: `searchsvc resume {outcome.sweep_id}` writes them once MLflow answers", err=True)
+    if outcome.ledger_lost or outcome.ledger_error:
+        lost = f"{len(outcome.ledger_lost)} trial records ({indices_text(outcome.ledger_lost)})" \
+            if outcome.ledger_lost else "the sweep's record"
+        raise SearchSvcError(f"the ledger {outcome.ledger} did not take {lost}: {outcome.ledger_error}; it does not "
+                             f"hold all that ran: mend the database, then `searchsvc resume {outcome.sweep_id}`")
     if outcome.status == "cancelled":
         click.echo(f"cancelled; resume with: searchsvc resume {outcome.sweep_id}", err=True)
         sys.exit(130)
@@ -186,50 +333,69 @@ def list_sweeps(ledger: str | None, as_json: bool) -> None:
       searchsvc list --json
     """
     from searchsvc.ledger import get_ledger
+    from searchsvc.status import TrialStatus
 
     db = get_ledger(ledger)
-    rows = [{"sweep_id": s.sweep_id, "name": s.name, "status": s.status, "trials": s.trials,
-             "finished": sum(n for st, n in db.status_counts(s.sweep_id).items() if st in ("ok", "diverged", "error", "infra")),
-             "created_at": s.created_at.isoformat(timespec="seconds")} for s in db.sweeps()]
+    rows = [{"sweep_id": s.sweep_id, "name": s.name, "status": str(s.status), "trials": s.trials,
+             "finished": sum(n for st, n in db.status_counts(s.sweep_id).items() if TrialStatus(st).has_result),
+             "created_at": s.created_at.isoformat(timespec="seconds"), "job_id": s.job_id, "cluster": s.cluster}
+            for s in db.sweeps()]
     if as_json:
-        _print_json(rows)
+        click.echo(to_json(rows))
         return
     if not rows:
         click.echo("no sweeps yet; run: searchsvc submit experiments/quickstart.yaml", err=True)
     for r in rows:
-        click.echo(f"{r['sweep_id']:<44} {r['status']:<10} {r['finished']:>6}/{r['trials']:<6} {r['created_at']}")
+        click.echo(f"{r['sweep_id']:<44} {r['status']:<11} {r['finished']:>6}/{r['trials']:<6} {r['created_at']}")
 
 
 @cli.command()
 @click.argument("sweep_id", metavar="SWEEP")
+@click.option("-w", "--watch", is_flag=True, help="Follow it until it stops running (exit 0 once completed).")
+@click.option("--interval", metavar="SECONDS", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
+              help="With --watch: seconds between looks.")
 @ledger_option
 @json_option
-def status(sweep_id: str, ledger: str | None, as_json: bool) -> None:
-    """Counts of trials by status, and the best trial so far.
+def status(sweep_id: str, watch: bool, interval: float, ledger: str | None, as_json: bool) -> None:
+    """Counts of trials by status, and the best trial so far, from any machine that reaches the ledger.
+    A sweep whose driver died (anywhere) is reported interrupted; `resume` finishes it.
 
     \b
     Example:
-      searchsvc status quickstart-20261122-101500-1a2b
+      searchsvc status quickstart-20261122-101500-1a2b --watch
     """
+    import time
+
     from searchsvc.ledger import best_trial, get_ledger
     from searchsvc.reconcile import reconcile
     from searchsvc.tracking import get_tracker
 
     db = get_ledger(ledger)
     sweep = db.sweep(sweep_id)
-    sweep = reconcile(db, get_tracker(sweep.tracking_uri) if sweep.tracking_uri else None, sweep)
-    counts = db.status_counts(sweep.sweep_id)
-    best = best_trial(db.trials(sweep.sweep_id), sweep.mode)
-    if as_json:
-        _print_json({"sweep_id": sweep.sweep_id, "status": sweep.status, "trials": sweep.trials, "counts": dict(counts),
-                     "driver": sweep.driver,
-                     "best": _trial_json(best) if best else None})
-        return
-    click.echo(f"{sweep.sweep_id}: {sweep.status}, {sweep.trials} trials — " +
-               ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    if best:
-        click.echo(f"best: trial {best.trial_index}, val {sweep.metric} {best.val_score:.4g}, "
-                   f"test {sweep.metric} {_fmt(best.test_score)} — {_config_text(best.config)}")
+    tracker = get_tracker(sweep.tracking_uri) if sweep.tracking_uri else None
+    live = watch and not as_json and sys.stdout.isatty()
+    shown = None
+    while True:
+        sweep = reconcile(db, tracker, db.sweep(sweep.sweep_id))
+        counts = db.status_counts(sweep.sweep_id)
+        best = best_trial(db.trials(sweep.sweep_id), sweep.mode)
+        if as_json:
+            text = to_json({"sweep_id": sweep.sweep_id, "status": str(sweep.status), "trials": sweep.trials,
+                            "counts": dict(counts), "driver": sweep.driver, "job_id": sweep.job_id,
+                            "cluster": sweep.cluster, "heartbeat_at": sweep.heartbeat_at,
+                            "best": trial_json(best) if best else None})
+        else:
+            text = sweep_line(sweep, counts) + (f"\n{best_line(best, sweep.metric)}" if best else "")
+        if live:
+            click.echo("\x1b[2J\x1b[H" + text)
+        elif text != shown:
+            click.echo(text)
+        shown = text
+        if not watch or sweep.status != "running":
+            break
+        time.sleep(interval)
+    if watch and sweep.status != "completed":
+        sys.exit(130 if sweep.status == "cancelled" else 1)
 
 
 @cli.command()
@@ -237,7 +403,7 @@ def status(sweep_id: str, ledger: str | None, as_json: bool) -> None:
 @ledger_option
 @json_option
 def show(sweep_id: str, ledger: str | None, as_json: bool) -> None:
-    """Every trial of a sweep: index, status, config, scores.
+    """Every trial of a sweep: index, status, config, scores (and, with --json, everything recorded).
 
     \b
     Example:
@@ -249,14 +415,15 @@ def show(sweep_id: str, ledger: str | None, as_json: bool) -> None:
     sweep = db.sweep(sweep_id)
     trials = db.trials(sweep.sweep_id)
     if as_json:
-        _print_json({"sweep_id": sweep.sweep_id, "name": sweep.name, "status": sweep.status, "metric": sweep.metric,
-                     "mode": sweep.mode, "mlflow_run_id": sweep.mlflow_run_id, "trials": [_trial_json(t) for t in trials]})
+        click.echo(to_json({"sweep_id": sweep.sweep_id, "name": sweep.name, "status": str(sweep.status),
+                            "metric": sweep.metric, "mode": sweep.mode, "mlflow_run_id": sweep.mlflow_run_id,
+                            "job_id": sweep.job_id, "cluster": sweep.cluster,
+                            "trials": [trial_json(t) for t in trials]}))
         return
     click.echo(f"{sweep.sweep_id} ({sweep.status}); objective {sweep.metric} ({sweep.mode})")
     click.echo(f"{'trial':>5}  {'status':<9} {'val':>8} {'test':>8} {'epochs':>6}  config")
     for t in trials:
-        click.echo(f"{t.trial_index:>5}  {t.status:<9} {_fmt(t.val_score):>8} {_fmt(t.test_score):>8} "
-                   f"{t.epochs if t.epochs is not None else '-':>6}  {_config_text(t.config)}")
+        click.echo(trial_line(t))
 
 
 @cli.command()
@@ -382,38 +549,3 @@ def main() -> None:
         click.echo(f"error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
                    "(set SEARCHSVC_DEBUG=1 for the traceback)", err=True)
         sys.exit(1)
-
-
-# -- formatting helpers
-def _print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
-
-
-def _fmt(x: float | None) -> str:
-    return "-" if x is None else f"{x:.4g}"
-
-
-def _config_text(config: dict[str, object]) -> str:
-    return " ".join(f"{k}={_fmt(v) if isinstance(v, float) else v}" for k, v in config.items() if v is not None)
-
-
-def _trial_json(t: Any) -> dict[str, Any]:
-    return {"trial_index": t.trial_index, "status": t.status, "attempts": t.attempts, "config": t.config,
-            "val_score": t.val_score, "test_score": t.test_score, "val_n": t.val_n, "test_n": t.test_n,
-            "epochs": t.epochs, "best_epoch": t.best_epoch, "param_count": t.param_count,
-            "train_seconds": t.train_seconds, "device": t.device, "message": t.message, "mlflow_run_id": t.mlflow_run_id}
-
-
-def _summary_text(metric: str, o: Any) -> str:
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(o.counts.items()))
-    lines = [f"Sweep {o.sweep_id} {o.status} in {o.wall_seconds:.0f} s: {sum(o.counts.values())} trials ({counts})"]
-    if o.best:
-        lines.append(f"Best trial {o.best.trial_index}: val {metric} {_fmt(o.best.val_score)}, "
-                     f"test {metric} {_fmt(o.best.test_score)}")
-        lines.append(f"  {_config_text(o.best.config)}")
-    lines.append(f"Ledger:    {o.ledger}")
-    if o.tracking_uri:
-        lines.append(f"MLflow:    {o.tracking_uri} (parent run {o.parent_run_id})")
-        lines.append("Dashboard: searchsvc ui" + (f" --tracking-uri {o.tracking_uri}" if "MLFLOW_TRACKING_URI" in os.environ else ""))
-    lines.append(f"Trials:    searchsvc show {o.sweep_id}")
-    return "\n".join(lines)

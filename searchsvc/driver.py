@@ -1,37 +1,53 @@
 """Runs a sweep: spec → trial configs → Ray Tune → recorder (ledger + MLflow) → outcome.
 
-Everything that can be wrong with the user's input (spec, data set) is checked before anything is
-written, so a refused sweep leaves no row and no run behind.
+Everything that can be wrong with the user's input (spec, data set, stores) is checked before anything
+is written, so a refused sweep leaves no row and no run behind. While it runs, the driver beats a
+heartbeat into the ledger and stops cleanly on Ctrl-C, SIGTERM (``ray job stop``, ``docker stop``) or
+a ``cancel`` request: unfinished trials ``cancelled``, runs KILLED, the sweep resumable.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
+import signal
+import sys
+import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
+from searchsvc.cluster import Cluster, connect
 from searchsvc.errors import SearchSvcError, UsageError
-from searchsvc.ledger import FINAL_STATUSES, Ledger, SweepRecord, TrialRecord, best_trial, get_ledger, now
-from searchsvc.reconcile import driver_alive, reconcile, this_driver
+from searchsvc.ledger import Ledger, SweepRecord, TrialRecord, best_trial, get_ledger, now
+from searchsvc.liveness import Heartbeat, driver_alive, this_driver
+from searchsvc.reconcile import reconcile, sync_mlflow
 from searchsvc.sampling import trial_params_range
 from searchsvc.spec import SweepSpec
+from searchsvc.status import SweepStatus, TrialStatus
 from searchsvc.tracking import Tracker, get_tracker
 
-#: GPU share per trial under ``gpus: auto`` when the cluster has GPUs (four small LSTMs per GPU)
-AUTO_GPU_SHARE = 0.25
 #: how often Tune re-queues a trial whose worker died or ran out of memory before recording it ``infra``
 MAX_INFRA_RESTARTS = 10
+#: what a driver submitted through the Jobs API prints once its sweep is recorded (the client waits for it)
+ACCEPTED = "searchsvc: accepted sweep"
+
+
+@dataclass(frozen=True)
+class Job:
+    """The Ray job a driver runs as, when the sweep was submitted through the Jobs API."""
+
+    job_id: str
+    cluster: str  # the Jobs API address it was submitted to
 
 
 @dataclass(frozen=True)
 class SweepOutcome:
     sweep_id: str
     metric: str
-    status: str  # completed / cancelled / failed
+    status: SweepStatus
     counts: Counter[str]
     best: TrialRecord | None
     ledger: str
@@ -40,20 +56,39 @@ class SweepOutcome:
     wall_seconds: float
     bundles: int = 0  # Ray Tune trials that ran the trials (searchsvc.bundles)
     recording_cpu_seconds: float = 0.0  # CPU time spent writing the ledger and MLflow while trials ran
+    ledger_lost: tuple[int, ...] = ()  # trials whose latest record the ledger could not take
+    ledger_error: str | None = None
+    mlflow_missing: tuple[int, ...] = ()  # trials whose MLflow run lacks writes (`resume` writes them)
+    mlflow_error: str | None = None
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """What one run of a sweep's driver works with, from its start to its outcome."""
+
+    spec: SweepSpec
+    sweep: SweepRecord
+    ledger: Ledger
+    tracker: Tracker | None
+    cluster: Cluster
+    data: Any
+    quiet: bool
+    started: float
 
 
 def submit(spec: SweepSpec, *, ledger: None | str | Ledger = None, tracker: None | str | Tracker = None,
-           address: str | None = None, quiet: bool = False, track: bool = True) -> SweepOutcome:
+           address: str | None = None, quiet: bool = False, track: bool = True, sweep_id: str | None = None,
+           job: Job | None = None) -> SweepOutcome:
     """Start a new sweep, run every trial of ``spec``, return the outcome. ``track=False`` skips MLflow."""
     started = time.monotonic()
+    if job is not None:
+        spec = _keep_uploaded_data(spec)
     data = _load_data(spec)  # a broken user data set stops here, before any write
     params = trial_params_range(spec.space, spec.strategy, spec.seed, 0, spec.trials, spec.grid_points)
-    # a trial that cannot fit on the embedded Ray stops here, before any write
-    placement = _placement(spec, _start_ray(address), embedded=address is None)
-    ledger = get_ledger(ledger)
-    tracker = get_tracker(tracker) if track else None
+    cluster = connect(spec, address)  # so does a trial that cannot fit on the embedded Ray
+    ledger, tracker = _stores(ledger, tracker if track else False, job)
 
-    sweep_id = f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    sweep_id = sweep_id or new_sweep_id(spec.name)
     spec_json = spec.model_dump(mode="json")
     parent_run_id = None
     if tracker:
@@ -61,43 +96,79 @@ def submit(spec: SweepSpec, *, ledger: None | str | Ledger = None, tracker: None
             parent_run_id = tracker.start_sweep(spec.name, sweep_id, _sweep_params(spec), spec_json)
         except Exception as e:
             raise SearchSvcError(f"MLflow: cannot start the sweep's run at {tracker.tracking_uri}: {e}") from e
-    ledger.create_sweep(SweepRecord(sweep_id, spec.name, spec_json, spec.trials, spec.metric, spec.mode, "running",
-                                    now(), parent_run_id, tracker.tracking_uri if tracker else None,
-                                    driver=this_driver()))
-    ledger.upsert_trials([TrialRecord(sweep_id, k, p, "pending") for k, p in enumerate(params)])
-    return _execute(spec, ledger.sweep(sweep_id), range(spec.trials), data, ledger, tracker, placement, quiet, started)
+    ledger.create_sweep(SweepRecord(sweep_id, spec.name, spec_json, spec.trials, spec.metric, spec.mode,
+                                    SweepStatus.RUNNING, now(), parent_run_id, tracker.tracking_uri if tracker else None,
+                                    driver=this_driver(), job_id=job and job.job_id, cluster=job and job.cluster))
+    ledger.upsert_trials([TrialRecord(sweep_id, k, p, TrialStatus.PENDING) for k, p in enumerate(params)])
+    run = SweepRun(spec, ledger.sweep(sweep_id), ledger, tracker, cluster, data, quiet, started)
+    return _execute(run, range(spec.trials), job)
 
 
 def resume(sweep_id: str, *, ledger: None | str | Ledger = None, address: str | None = None,
-           quiet: bool = False) -> SweepOutcome:
+           quiet: bool = False, job: Job | None = None) -> SweepOutcome:
     """Finish a sweep whose driver died or was cancelled: run every trial that has no final result,
-    with its recorded config, in its existing MLflow run."""
+    with its recorded config, in its existing MLflow run. First, MLflow gets what it missed."""
     started = time.monotonic()
-    ledger, sweep, spec, tracker = _open(sweep_id, ledger)
-    todo = [t.trial_index for t in ledger.trials(sweep.sweep_id) if t.status not in FINAL_STATUSES]
-    return _continue(spec, sweep, todo, ledger, tracker, address, quiet, started)
+    ledger, sweep, spec, tracker = _open(sweep_id, ledger, job)
+    if tracker and sweep.mlflow_run_id:
+        _backfill(ledger, tracker, sweep, quiet)
+    todo = [t.trial_index for t in ledger.trials(sweep.sweep_id) if not TrialStatus(t.status).final]
+    return _continue(spec, sweep, todo, ledger, tracker, address, quiet, started, job)
 
 
 def extend(sweep_id: str, trials: int, *, ledger: None | str | Ledger = None, address: str | None = None,
-           quiet: bool = False) -> SweepOutcome:
+           quiet: bool = False, job: Job | None = None) -> SweepOutcome:
     """Add trials S..S+N-1: the configs a sweep of S+N trials would have had."""
     started = time.monotonic()
-    ledger, sweep, spec, tracker = _open(sweep_id, ledger)
+    ledger, sweep, spec, tracker = _open(sweep_id, ledger, job)
     bigger = spec.model_copy(update={"trials": spec.trials + trials})
     if spec.strategy == "grid":
         bigger = SweepSpec.model_validate(bigger.model_dump(mode="json"))  # checks the grid is large enough
     params = trial_params_range(spec.space, spec.strategy, spec.seed, spec.trials, bigger.trials, spec.grid_points)
-    ledger.upsert_trials([TrialRecord(sweep.sweep_id, spec.trials + i, p, "pending") for i, p in enumerate(params)])
+    new = [TrialRecord(sweep.sweep_id, spec.trials + i, p, TrialStatus.PENDING) for i, p in enumerate(params)]
+    ledger.upsert_trials(new)
     ledger.update_sweep(sweep.sweep_id, trials=bigger.trials, spec=bigger.model_dump(mode="json"))
     return _continue(bigger, ledger.sweep(sweep.sweep_id), range(spec.trials, bigger.trials), ledger, tracker,
-                     address, quiet, started)
+                     address, quiet, started, job)
 
 
-def _open(sweep_id: str, ledger: None | str | Ledger) -> tuple[Ledger, SweepRecord, SweepSpec, Tracker | None]:
+def new_sweep_id(name: str) -> str:
+    return f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def _stores(ledger: None | str | Ledger, tracker: None | str | Tracker | bool,
+            job: Job | None) -> tuple[Ledger, Tracker | None]:
+    """The ledger and the tracker (``False``: none), each checked to answer; a job's must be servers."""
+    ledger = get_ledger(ledger)
+    tracker = None if tracker is False else get_tracker(tracker)
+    if job is not None:
+        check_servers(ledger, tracker)
+    if tracker is not None:
+        tracker.ping()
+    return ledger, tracker
+
+
+def check_servers(ledger: Ledger | None, tracker: Tracker | None) -> None:
+    """A sweep on a cluster records where the cluster's driver and your machine both reach: no file stores."""
+    if ledger is not None and not ledger.is_server:
+        raise UsageError(f"ledger: {ledger} is a file on the machine that runs the driver; a sweep on a cluster "
+                         "records into a database server that the cluster and your machine reach, e.g. "
+                         "postgresql://user@host/db (SEARCHSVC_LEDGER on the cluster's nodes, or --ledger)")
+    if tracker is not None and tracker.tracking_uri.startswith(("sqlite:", "file:", "/")):
+        raise UsageError(f"tracking URI: {tracker.tracking_uri} is a file on the machine that runs the driver; a "
+                         "sweep on a cluster records into an MLflow tracking server that the cluster and your "
+                         "machine reach, e.g. http://mlflow:5000 (MLFLOW_TRACKING_URI on the cluster's nodes, or "
+                         "--tracking-uri)")
+
+
+def _open(sweep_id: str, ledger: None | str | Ledger,
+          job: Job | None) -> tuple[Ledger, SweepRecord, SweepSpec, Tracker | None]:
     """An existing sweep, reconciled; refused while its driver still runs."""
     ledger = get_ledger(ledger)
     sweep = ledger.sweep(sweep_id)
     tracker = get_tracker(sweep.tracking_uri) if sweep.tracking_uri else None
+    if job is not None:
+        check_servers(ledger, tracker)
     sweep = reconcile(ledger, tracker, sweep)
     if driver_alive(sweep):
         raise UsageError(f"sweep {sweep.sweep_id} is still running (driver {sweep.driver}); "
@@ -105,97 +176,103 @@ def _open(sweep_id: str, ledger: None | str | Ledger) -> tuple[Ledger, SweepReco
     return ledger, sweep, SweepSpec.model_validate(sweep.spec), tracker
 
 
-def _continue(spec: SweepSpec, sweep: SweepRecord, indices: Any, ledger: Ledger, tracker: Tracker | None,
-              address: str | None, quiet: bool, started: float) -> SweepOutcome:
+def _backfill(ledger: Ledger, tracker: Tracker, sweep: SweepRecord, quiet: bool) -> None:
+    """MLflow gets what the ledger has and it missed; if it does not answer, the sweep goes on without it."""
+    try:
+        done = sync_mlflow(ledger, tracker, sweep)
+    except Exception as e:  # noqa: BLE001 - the ledger is the record; a later resume tries again
+        print(f"warning: MLflow at {tracker.tracking_uri} did not take the trials it missed ({e}); "
+              "run `searchsvc resume` again when it answers", file=sys.stderr)
+        return
+    if done.backfilled and not quiet:
+        print(f"searchsvc: wrote {len(done.backfilled)} trials that MLflow missed into their runs", file=sys.stderr)
+
+
+def _continue(spec: SweepSpec, sweep: SweepRecord, indices: Iterable[int], ledger: Ledger, tracker: Tracker | None,
+              address: str | None, quiet: bool, started: float, job: Job | None) -> SweepOutcome:
     data = _load_data(spec)
-    placement = _placement(spec, _start_ray(address), embedded=address is None)
-    ledger.update_sweep(sweep.sweep_id, status="running", driver=this_driver(), finished_at=None)
+    cluster = connect(spec, address)
+    ledger.update_sweep(sweep.sweep_id, status=SweepStatus.RUNNING, driver=this_driver(), finished_at=None,
+                        **({"job_id": job.job_id, "cluster": job.cluster} if job else {}))
     if tracker and sweep.mlflow_run_id:
-        tracker.reopen(sweep.mlflow_run_id)
-    return _execute(spec, sweep, indices, data, ledger, tracker, placement, quiet, started)
+        with contextlib.suppress(Exception):  # MLflow down: the recorder notes what it misses
+            tracker.reopen(sweep.mlflow_run_id)
+    run = SweepRun(spec, ledger.sweep(sweep.sweep_id), ledger, tracker, cluster, data, quiet, started)
+    return _execute(run, indices, job)
 
 
-def _execute(spec: SweepSpec, sweep: SweepRecord, indices: Any, data: Any, ledger: Ledger, tracker: Tracker | None,
-             placement: Placement, quiet: bool, started: float) -> SweepOutcome:
+def _execute(run: SweepRun, indices: Iterable[int], job: Job | None) -> SweepOutcome:
     """Run the given trials of a recorded sweep; whatever happens, leave every record closed."""
     from searchsvc.bundles import BundleScheduler
     from searchsvc.recorder import TrialRecorder
 
-    records = {t.trial_index: t for t in ledger.trials(sweep.sweep_id)}
+    spec, sweep_id = run.spec, run.sweep.sweep_id
+    records = {t.trial_index: t for t in run.ledger.trials(sweep_id)}
     todo = {k: records[k] for k in indices}
-    status = "failed"
-    scheduler = BundleScheduler(todo, placement.concurrent, None if spec.bundle == "auto" else spec.bundle,
-                                MAX_INFRA_RESTARTS)
-    recorder = TrialRecorder(ledger, tracker, sweep.sweep_id, sweep.mlflow_run_id, todo, spec.metric,
-                             lambda k: k in scheduler.given_up)
+    recorder = TrialRecorder(run.ledger, run.tracker, run.sweep.mlflow_run_id, todo, spec.metric)
+    scheduler = BundleScheduler(todo, run.cluster.capacity, None if spec.bundle == "auto" else spec.bundle,
+                                MAX_INFRA_RESTARTS, on_give_up=recorder.give_up)
+    cancel = threading.Event()
+    if job is not None:
+        print(f"{ACCEPTED} {sweep_id}", file=sys.stderr, flush=True)
+    status = SweepStatus.FAILED
     try:
-        if todo:
-            _run_tune(spec, sweep.sweep_id, data, recorder, scheduler, placement, quiet)
-        status = "cancelled" if recorder.cancel_unfinished() else "completed"
+        with Heartbeat(run.ledger, sweep_id, on_cancel=cancel.set), _cancel_on_sigterm(cancel):
+            if todo:
+                _run_tune(run, recorder, scheduler, cancel)
+            status = SweepStatus.CANCELLED if recorder.cancel_unfinished() else SweepStatus.COMPLETED
     except KeyboardInterrupt:
-        status = "cancelled"
+        status = SweepStatus.CANCELLED
         recorder.cancel_unfinished()
     finally:
-        recorder.close()
-        ledger.update_sweep(sweep.sweep_id, status=status, finished_at=now())
-        outcome = replace(_outcome(ledger, sweep.sweep_id, status, tracker, sweep.mlflow_run_id,
-                                   time.monotonic() - started),
-                          bundles=scheduler.handed_out, recording_cpu_seconds=recorder.writer.cpu_seconds)
-        if tracker and sweep.mlflow_run_id:
-            _finish_parent(tracker, sweep.mlflow_run_id, spec, outcome)
+        recording = recorder.close()
+        if recording.ledger_lost:
+            status = SweepStatus.FAILED  # the system of record does not hold all that ran
+        outcome = _finish(run, status, recording, bundles=scheduler.handed_out)
     return outcome
 
 
-@dataclass(frozen=True)
-class Placement:
-    """What one trial asks of the cluster, and how many run at a time."""
-
-    cpus: float
-    gpus: float
-    concurrent: int
-
-
-def _placement(spec: SweepSpec, cluster: dict[str, float], embedded: bool = False) -> Placement:
-    """``embedded``: the cluster is this machine's and will not grow, so a trial that asks for more than
-    it has is refused (on a cluster, an autoscaler may still add the resources)."""
-    gpus = spec.resources.gpus
-    if gpus == "auto":
-        gpus = AUTO_GPU_SHARE if cluster.get("GPU", 0) > 0 else 0.0
-    cpus = spec.resources.cpus
-    for field, wanted, kind in (("cpus", cpus, "CPU"), ("gpus", gpus, "GPU")):
-        if embedded and wanted > cluster.get(kind, 0):
-            raise UsageError(f"resources.{field}: each trial asks for {wanted:g} {kind}{'' if wanted == 1 else 's'}, "
-                             f"but this machine's Ray has {cluster.get(kind, 0):g}; ask for at most that (gpus: auto "
-                             f"uses a GPU where there is one), or give --address of a cluster that has them")
-    concurrent = spec.max_concurrent
-    if concurrent == "auto":  # as many as the cluster's CPUs, and its GPUs when trials take a GPU share, fit
-        concurrent = max(1, int(min(cluster.get("CPU", 1) // cpus,
-                                    cluster.get("GPU", 0) // gpus if gpus > 0 else float("inf"))))
-    return Placement(cpus, gpus, concurrent)
+@contextlib.contextmanager
+def _cancel_on_sigterm(cancel: threading.Event) -> Iterator[None]:
+    """SIGTERM (``ray job stop``, ``docker stop``, a scheduler) stops the sweep as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: cancel.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
-def _run_tune(spec: SweepSpec, sweep_id: str, data: Any, recorder: Any, scheduler: Any, placement: Placement,
-              quiet: bool) -> None:
+def _run_tune(run: SweepRun, recorder: Any, scheduler: Any, cancel: threading.Event) -> None:
     from ray import tune
 
     from searchsvc.home import ray_dir
     from searchsvc.progress import Progress
+    from searchsvc.recorder import CancelStopper
     from searchsvc.worker import TrialJob, run_bundle
 
+    spec = run.spec
     params = {k: state.record.config for k, state in recorder.trials.items()}
-    job = TrialJob(spec.seed, params, spec.training, spec.metric, max(1, int(placement.cpus)),
-                   "cuda" if placement.gpus > 0 else "cpu", spec.max_retries)
+    job = TrialJob(spec.seed, params, spec.training, spec.metric, max(1, int(spec.resources.cpus)),
+                   max_retries=spec.max_retries)
+    cpus = spec.resources.cpus
 
-    progress = None if quiet else Progress(recorder, len(params), spec.metric, spec.mode)
+    def resources(config: dict[str, Any]) -> Any:  # each bundle's GPU share is decided when it starts
+        return tune.PlacementGroupFactory([{"CPU": cpus, **({"GPU": config["gpus"]} if config["gpus"] else {})}])
+
+    progress = None if run.quiet else Progress(recorder, len(params), spec.metric, spec.mode)
     tuner = tune.Tuner(
-        tune.with_resources(tune.with_parameters(run_bundle, data=data, job=job),
-                            {"cpu": placement.cpus, "gpu": placement.gpus}),
-        tune_config=tune.TuneConfig(search_alg=scheduler, num_samples=-1, max_concurrent_trials=placement.concurrent,
-                                    reuse_actors=True, trial_dirname_creator=lambda trial: trial.trial_id),
+        tune.with_resources(tune.with_parameters(run_bundle, data=run.data, job=job), resources),
+        tune_config=tune.TuneConfig(search_alg=scheduler, num_samples=-1, reuse_actors=True,
+                                    max_concurrent_trials=spec.max_concurrent if spec.max_concurrent != "auto" else None,
+                                    trial_dirname_creator=lambda trial: trial.trial_id),
         run_config=tune.RunConfig(
-            name=f"{sweep_id}-{secrets.token_hex(2)}",
+            name=f"{run.sweep.sweep_id}-{secrets.token_hex(2)}",
             storage_path=str(ray_dir()),
             verbose=0,
+            stop=CancelStopper(cancel),
             callbacks=[recorder] + ([progress] if progress else []),
             failure_config=tune.FailureConfig(max_failures=0),  # the scheduler re-queues (searchsvc.bundles)
         ),
@@ -207,6 +284,59 @@ def _run_tune(spec: SweepSpec, sweep_id: str, data: Any, recorder: Any, schedule
             progress.close()
 
 
+def _finish(run: SweepRun, status: SweepStatus, recording: Any, bundles: int) -> SweepOutcome:
+    """Close the sweep's records (what the stores still take) and say how it went."""
+    ledger, tracker, sweep = run.ledger, run.tracker, run.sweep
+    lost, ledger_error = recording.ledger_lost, recording.ledger_error
+    try:
+        ledger.update_sweep(sweep.sweep_id, status=status, finished_at=now())
+        trials = ledger.trials(sweep.sweep_id)
+    except Exception as e:  # noqa: BLE001 - reported; `resume` mends it once the ledger takes writes
+        status, ledger_error = SweepStatus.FAILED, ledger_error or str(e).strip().splitlines()[0]
+        trials = []
+    best = best_trial(trials, sweep.mode)
+    counts = Counter(str(t.status) for t in trials)
+    outcome = SweepOutcome(sweep.sweep_id, sweep.metric, status, counts, best, repr(ledger),
+                           tracker.tracking_uri if tracker else None, sweep.mlflow_run_id,
+                           time.monotonic() - run.started, bundles, recording.cpu_seconds, lost, ledger_error,
+                           recording.mlflow_missing, recording.mlflow_error)
+    if tracker and sweep.mlflow_run_id:
+        try:
+            tracker.finish_sweep(sweep.mlflow_run_id, status, counts, best, sweep.metric)
+        except Exception as e:  # noqa: BLE001 - `resume` closes it from the ledger
+            outcome = _with_mlflow_error(outcome, e)
+    return outcome
+
+
+def _with_mlflow_error(outcome: SweepOutcome, error: Exception) -> SweepOutcome:
+    from dataclasses import replace
+
+    return replace(outcome, mlflow_error=outcome.mlflow_error or str(error).strip().splitlines()[0])
+
+
+def _keep_uploaded_data(spec: SweepSpec) -> SweepSpec:
+    """A data file uploaded with a job lies in its working_dir, which goes with the job: keep it in the
+    cluster's searchsvc home (``datasets/uploads``), where ``resume`` and ``extend`` find it."""
+    import hashlib
+    import os
+    import shutil
+    from pathlib import Path
+
+    from searchsvc.home import datasets_dir
+
+    path = getattr(spec.dataset, "path", None)
+    if path is None or Path(path).is_absolute() or not Path(path).is_file():
+        return spec
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    kept = datasets_dir() / "uploads" / f"{digest}-{Path(path).name}"
+    if not kept.exists():
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        partial = kept.with_name(f".{kept.name}.{os.getpid()}")
+        shutil.copyfile(path, partial)
+        os.replace(partial, kept)
+    return spec.model_copy(update={"dataset": spec.dataset.model_copy(update={"path": kept})})
+
+
 def _load_data(spec: SweepSpec) -> Any:
     from experiments.datasets import load_dataset
     from searchsvc.home import datasets_dir
@@ -214,61 +344,7 @@ def _load_data(spec: SweepSpec) -> Any:
     return load_dataset(spec.dataset, datasets_dir())
 
 
-def _start_ray(address: str | None) -> dict[str, float]:
-    """Start (or join) Ray quietly and return the cluster's resources."""
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # we record results ourselves
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    # An embedded Ray starts its workers at nice 15, below the driver and Ray's daemons; trials are the
-    # work here, so they run at the priority of everything else (a cluster keeps its own setting).
-    os.environ.setdefault("RAY_worker_niceness", "0")
-    import ray
-
-    if not ray.is_initialized():
-        try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
-                     configure_logging=True)
-        except (ConnectionError, ValueError, RuntimeError) as e:
-            raise SearchSvcError(f"Ray: cannot start or reach a cluster at {address or 'local'}: {e}") from e
-        if address is None:
-            _stop_log_monitor()
-    return ray.cluster_resources()
-
-
-def _stop_log_monitor() -> None:
-    """The embedded Ray's log monitor streams the workers' output to a driver that shows it; this one does
-    not (``log_to_driver=False``), and the monitor polls the log files ten times a second, about 1% of a
-    core taken from the trials. Ray has no setting for it, so its process is stopped through Ray's private
-    ``Node.kill_log_monitor`` (a Ray without it, or a joined cluster, keeps its monitor)."""
-    import ray
-
-    node = getattr(ray._private.worker, "_global_node", None)
-    with contextlib.suppress(AttributeError, RuntimeError):
-        node.kill_log_monitor(check_alive=False)
-
-
 def _sweep_params(spec: SweepSpec) -> dict[str, object]:
     return {"trials": spec.trials, "seed": spec.seed, "strategy": spec.strategy, "dataset": spec.dataset.name,
             "metric": spec.metric, "mode": spec.mode, "max_epochs": spec.training.max_epochs,
             "patience": spec.training.patience, "searched": ",".join(spec.space)}
-
-
-def _outcome(ledger: Ledger, sweep_id: str, status: str, tracker: Tracker | None, parent_run_id: str | None,
-             wall: float) -> SweepOutcome:
-    trials = ledger.trials(sweep_id)
-    sweep = ledger.sweep(sweep_id)
-    best = best_trial(trials, sweep.mode)
-    return SweepOutcome(sweep_id, sweep.metric, status, Counter(t.status for t in trials), best, repr(ledger),
-                        tracker.tracking_uri if tracker else None, parent_run_id, wall)
-
-
-def _finish_parent(tracker: Tracker, run_id: str, spec: SweepSpec, outcome: SweepOutcome) -> None:
-    rows = [(f"trials_{status}", n, 0) for status, n in outcome.counts.items()]
-    if outcome.best is not None:
-        rows += [(f"best_val_{spec.metric}", outcome.best.val_score, 0)]
-        if outcome.best.test_score is not None:
-            rows += [(f"best_trial_test_{spec.metric}", outcome.best.test_score, 0)]
-    tags = {"searchsvc.status": outcome.status}
-    if outcome.best is not None:
-        tags["searchsvc.best_trial"] = str(outcome.best.trial_index)
-    tracker.log(run_id, rows=rows, tags=tags)
-    tracker.end(run_id, {"completed": "FINISHED", "cancelled": "KILLED"}.get(outcome.status, "FAILED"))

@@ -7,22 +7,26 @@ from typing import TYPE_CHECKING, Any
 
 from searchsvc.ledger import Ledger
 from searchsvc.space import Choice, Int, LogInt, LogUniform, Param, Uniform
+from searchsvc.status import TrialStatus
 
 if TYPE_CHECKING:
     import pandas as pd
 
-COLUMNS = ("trial_index", "status", "val_score", "test_score", "val_n", "test_n", "train_seconds")
-
 
 def trials_frame(ledger: Ledger, sweep_id: str) -> pd.DataFrame:
-    """One row per trial with a result (ok, diverged, error, infra): the columns above, then
-    ``param_<name>`` (``None`` where inactive). Pending, running and cancelled trials have none yet."""
+    """One row per trial with a result (ok, diverged, error, infra): the table's columns (``analysis.table``)
+    from each trial's result, then ``param_<name>`` (``None`` where inactive). Pending, running and
+    cancelled trials have none yet."""
     import pandas as pd
 
-    trials = [t for t in ledger.trials(sweep_id) if t.status in ("ok", "diverged", "error", "infra")]
+    from analysis.table import OPTIONAL_COLUMNS, PARAM_PREFIX, REQUIRED_COLUMNS
+
+    scores = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c not in ("trial_index", "status")]
+    trials = [t for t in ledger.trials(sweep_id) if TrialStatus(t.status).has_result]
     names = list(dict.fromkeys(name for t in trials for name in t.config))
-    rows = [{**{c: getattr(t, c) for c in COLUMNS}, **{f"param_{n}": t.config.get(n) for n in names}} for t in trials]
-    return pd.DataFrame(rows, columns=[*COLUMNS, *(f"param_{n}" for n in names)])
+    rows = [{"trial_index": t.trial_index, "status": str(t.status), **{c: getattr(t.result, c, None) for c in scores},
+             **{f"{PARAM_PREFIX}{n}": t.config.get(n) for n in names}} for t in trials]
+    return pd.DataFrame(rows, columns=["trial_index", "status", *scores, *(f"{PARAM_PREFIX}{n}" for n in names)])
 
 
 def optuna_distributions(space: dict[str, Param]) -> dict[str, Any]:

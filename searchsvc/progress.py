@@ -12,14 +12,18 @@ from collections import Counter
 from typing import Any, TextIO
 
 from searchsvc.recorder import DriverCallback, TrialRecorder
-from searchsvc.worker import is_final_report
+from searchsvc.reports import is_final
+from searchsvc.status import TrialStatus
+
+#: the statuses a trial can end in, in the order the line shows them
+_ENDED = [s for s in TrialStatus if s.has_result and s is not TrialStatus.OK]
 
 
 def format_progress(counts: Counter[str], total: int, best: tuple[int, float] | None, metric: str,
                     elapsed: float) -> str:
-    done = sum(counts[s] for s in ("ok", "diverged", "error", "infra"))
-    parts = [f"[{done}/{total}]", f"ok {counts['ok']}", f"running {counts['running']}"]
-    parts += [f"{s} {counts[s]}" for s in ("diverged", "error", "infra") if counts[s]]
+    done = sum(n for s, n in counts.items() if TrialStatus(s).has_result)
+    parts = [f"[{done}/{total}]", f"ok {counts[TrialStatus.OK]}", f"running {counts[TrialStatus.RUNNING]}"]
+    parts += [f"{s} {counts[s]}" for s in _ENDED if counts[s]]
     line = " ".join(parts)
     if best is not None:
         line += f" | best {metric} {best[1]:.4g} (trial {best[0]})"
@@ -47,8 +51,7 @@ class Progress(DriverCallback):
     def line(self) -> str:
         states = self.recorder.trials.values()
         counts = Counter(s.record.status for s in states)
-        scored = [(s.record.trial_index, s.record.val_score) for s in states
-                  if s.record.status == "ok" and s.record.val_score is not None]
+        scored = [(s.record.trial_index, s.record.val_score) for s in states if s.record.val_score is not None]
         sign = 1 if self.mode == "max" else -1
         best = max(scored, key=lambda t: sign * t[1]) if scored else None
         return format_progress(counts, self.total, best, self.metric, time.monotonic() - self.start)
@@ -57,7 +60,7 @@ class Progress(DriverCallback):
         self._draw()
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict[str, Any], **info: Any) -> None:
-        if is_final_report(result):
+        if is_final(result):
             self._draw(finished=True)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

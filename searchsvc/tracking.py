@@ -10,19 +10,26 @@ one transaction where the store allows (:meth:`Tracker.record_trial`, :mod:`sear
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime as dt
 import logging
 import math
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from searchsvc.errors import UsageError
+from experiments.results import EpochMetrics
 from searchsvc import mlflow_sql
+from searchsvc.errors import SearchSvcError, UsageError
+from searchsvc.ledger import TrialRecord
+from searchsvc.status import SweepStatus, TrialStatus
 
-#: MLflow run status for each final trial status
-RUN_STATUS = {"ok": "FINISHED", "diverged": "FINISHED", "error": "FAILED", "infra": "FAILED", "cancelled": "KILLED"}
+#: the MLflow client's retries against a tracking server (MLflow's own defaults wait out minutes; a user's
+#: settings of these variables win): a dead server is noticed within seconds, and its writes skipped
+SERVER_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                  "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
 
 
 class Tracker:
@@ -30,6 +37,9 @@ class Tracker:
 
     def __init__(self, tracking_uri: str) -> None:
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # stdout carries our data only
+        if tracking_uri.startswith(("http://", "https://")):
+            for name, value in SERVER_RETRIES.items():
+                os.environ.setdefault(name, value)
         from mlflow.tracking import MlflowClient
 
         logging.getLogger("mlflow").setLevel(logging.WARNING)  # after import: no "creating tables" chatter
@@ -56,36 +66,69 @@ class Tracker:
         self.client.log_dict(run.info.run_id, spec, "spec.json")
         return run.info.run_id
 
-    def start_trial(self, parent_run_id: str, sweep_id: str, trial_index: int, start_time_ms: int | None = None,
-                    tags: Mapping[str, str] | None = None) -> str:
-        run = self.client.create_run(self._experiment(parent_run_id)[0], start_time=start_time_ms,
-                                     run_name=_trial_run_name(sweep_id, trial_index),
-                                     tags=_trial_tags(parent_run_id, sweep_id, trial_index, tags))
+    def finish_sweep(self, run_id: str, status: SweepStatus, counts: Mapping[str, int], best: TrialRecord | None,
+                     metric: str) -> None:
+        """The sweep's counts, best trial and end status on its run."""
+        rows = [(f"trials_{trial_status}", n, 0) for trial_status, n in counts.items()]
+        tags = {"searchsvc.status": str(status)}
+        if best is not None:
+            rows.append((f"best_val_{metric}", best.val_score, 0))
+            if best.test_score is not None:
+                rows.append((f"best_trial_test_{metric}", best.test_score, 0))
+            tags["searchsvc.best_trial"] = str(best.trial_index)
+        self.log(run_id, rows=rows, tags=tags)
+        self.end(run_id, status.run_status)
+
+    # -- a trial's run: created at its first report, its epochs on the way, closed with its results
+    def start_trial(self, parent_run_id: str, trial: TrialRecord, metric: str,
+                    epochs: Sequence[EpochMetrics] = ()) -> str:
+        """Create the trial's run, RUNNING, with its params and its epochs so far; return its id."""
+        run = self.client.create_run(self._experiment(parent_run_id)[0], start_time=_millis(trial.started_at),
+                                     run_name=_trial_run_name(trial), tags=_trial_tags(parent_run_id, trial))
+        self.log(run.info.run_id, params=trial.config, rows=_epoch_rows(epochs, metric))
         return run.info.run_id
 
-    def record_trial(self, parent_run_id: str, sweep_id: str, trial_index: int, start_time_ms: int, status: str, *,
-                     params: Mapping[str, object], rows: Iterable[tuple[str, float, int]],
-                     tags: Mapping[str, str]) -> str:
+    def log_epochs(self, run_id: str, epochs: Sequence[EpochMetrics], metric: str) -> None:
+        self.log(run_id, rows=_epoch_rows(epochs, metric))
+
+    def finish_trial(self, run_id: str, trial: TrialRecord, metric: str, epochs: Sequence[EpochMetrics] = ()) -> None:
+        """The epochs not yet logged, the results and tags, and the end status of a trial's run."""
+        self.log(run_id, rows=_epoch_rows(epochs, metric) + _result_rows(trial, metric), tags=_end_tags(trial))
+        self.end(run_id, TrialStatus(trial.status).run_status)
+
+    def record_trial(self, parent_run_id: str, trial: TrialRecord, metric: str, epochs: Sequence[EpochMetrics]) -> str:
         """A trial that ended before its first report: its whole run, created ended. In MLflow's SQL store
         in this process that is one transaction (:mod:`searchsvc.mlflow_sql`), else, or if that fails, the
         client's three calls. Returns the run id."""
         if self._sql_store is not None:
             experiment_id, artifact_location = self._experiment(parent_run_id)
             stamp = int(time.time() * 1000)
+            rows = _epoch_rows(epochs, metric) + _result_rows(trial, metric)
             try:
                 return mlflow_sql.insert_finished_run(
                     self._sql_store, experiment_id=experiment_id, artifact_location=artifact_location,
-                    run_name=_trial_run_name(sweep_id, trial_index), status=RUN_STATUS.get(status, status),
-                    start_time_ms=start_time_ms, end_time_ms=stamp, params=_params(params),
+                    run_name=_trial_run_name(trial), status=TrialStatus(trial.status).run_status,
+                    start_time_ms=_millis(trial.started_at), end_time_ms=stamp, params=_params(trial.config),
                     metrics=[(key, float(value), stamp, step) for key, value, step in rows],
-                    tags=_trial_tags(parent_run_id, sweep_id, trial_index, tags))
+                    tags={**_trial_tags(parent_run_id, trial), **_end_tags(trial)})
             except Exception as e:  # noqa: BLE001 - the client writes it instead, from now on
                 logging.getLogger(__name__).warning("MLflow: writing a run in one transaction failed, so runs go "
                                                     "through the client from now on: %s", e)
                 self._sql_store = None
-        run_id = self.start_trial(parent_run_id, sweep_id, trial_index, start_time_ms, tags)
-        self.log(run_id, params=params, rows=rows)
-        self.end(run_id, status)
+        run_id = self.start_trial(parent_run_id, trial, metric, epochs)
+        self.finish_trial(run_id, trial, metric)
+        return run_id
+
+    def backfill_trial(self, parent_run_id: str, trial: TrialRecord, metric: str, run_id: str | None) -> str:
+        """Make the trial's run what the ledger says, after MLflow missed writes: create it whole, or complete
+        the run it has (the params, epochs and results it lacks, its tags and end status). Returns the run id."""
+        if run_id is None:
+            return self.record_trial(parent_run_id, trial, metric, trial.epoch_metrics)
+        run = self.client.get_run(run_id)
+        logged = {m.step for m in self.client.get_metric_history(run_id, STEP_MARKER)}
+        params = {k: v for k, v in trial.config.items() if k not in run.data.params}
+        self.log(run_id, params=params)
+        self.finish_trial(run_id, trial, metric, [e for e in trial.epoch_metrics if e.epoch not in logged])
         return run_id
 
     def _experiment(self, parent_run_id: str) -> tuple[str, str]:
@@ -111,9 +154,16 @@ class Tracker:
             self.client.log_batch(run_id, metrics=metrics[i * 1000 : (i + 1) * 1000],
                                   params=run_params[i * 100 : (i + 1) * 100], tags=run_tags if i == 0 else [])
 
-    def end(self, run_id: str, status: str) -> None:
-        """The run's end status, from a trial status (ok, error, …) or an MLflow one (FINISHED, …)."""
-        self.client.set_terminated(run_id, RUN_STATUS.get(status, status))
+    def end(self, run_id: str, run_status: str) -> None:
+        """End a run with an MLflow status (FINISHED, FAILED, KILLED)."""
+        self.client.set_terminated(run_id, run_status)
+
+    def ping(self) -> None:
+        """Raise unless the tracking store answers (within seconds for a server)."""
+        if self.tracking_uri.startswith(("http://", "https://")):
+            check_server(self.tracking_uri)
+        else:
+            self.client.search_experiments(max_results=1)
 
     def reopen(self, run_id: str) -> None:
         """A resumed trial or sweep continues in its existing run (one run per trial, ever)."""
@@ -142,18 +192,82 @@ class Tracker:
         self.client.log_artifacts(run_id, str(directory), artifact_path)
 
 
-def _trial_run_name(sweep_id: str, trial_index: int) -> str:
-    return f"{sweep_id}/{trial_index:05d}"
+#: MLflow metric names of fields not logged under their own name; ``{metric}`` is the sweep's objective
+METRIC_NAMES = {"val_score": "val_{metric}"}  # per epoch
+RESULT_METRIC_NAMES = {"val_score": "best_val_{metric}", "test_score": "test_{metric}", "epochs": "epochs_run"}
+#: EpochMetrics fields that are no learning curve: the step itself, and each epoch's seconds (kept in the
+#: ledger only: a metric row costs MLflow ~0.2 ms of CPU)
+NOT_CURVES = ("epoch", "seconds")
+#: the curve whose logged steps tell which epochs a run already has
+STEP_MARKER = "train_loss"
 
 
-def _trial_tags(parent_run_id: str, sweep_id: str, trial_index: int, tags: Mapping[str, str] | None) -> dict[str, str]:
-    return {"mlflow.parentRunId": parent_run_id, "searchsvc.sweep_id": sweep_id,
-            "searchsvc.trial_index": str(trial_index), "searchsvc.kind": "trial", **(tags or {})}
+def _epoch_rows(epochs: Sequence[EpochMetrics], metric: str) -> list[tuple[str, float, int]]:
+    """Every learning curve of the epochs: each number of EpochMetrics, at the epoch's step."""
+    return [(METRIC_NAMES.get(name, name).format(metric=metric), value, e.epoch) for e in epochs
+            for name, value in dataclasses.asdict(e).items() if name not in NOT_CURVES and _number(value)]
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _result_rows(trial: TrialRecord, metric: str) -> list[tuple[str, float, int]]:
+    """Every number of the trial's result, at step 0."""
+    if trial.result is None:
+        return []
+    values = dataclasses.asdict(trial.result)
+    return [(RESULT_METRIC_NAMES.get(name, name).format(metric=metric), value, 0) for name, value in values.items()
+            if _number(value)]
+
+
+def _trial_run_name(trial: TrialRecord) -> str:
+    return f"{trial.sweep_id}/{trial.trial_index:05d}"
+
+
+def _trial_tags(parent_run_id: str, trial: TrialRecord) -> dict[str, str]:
+    return {"mlflow.parentRunId": parent_run_id, "searchsvc.sweep_id": trial.sweep_id,
+            "searchsvc.trial_index": str(trial.trial_index), "searchsvc.kind": "trial"}
+
+
+def _end_tags(trial: TrialRecord) -> dict[str, str]:
+    tags = {"searchsvc.status": str(trial.status), "searchsvc.attempts": str(trial.attempts)}
+    if trial.result is not None:
+        tags["searchsvc.device"] = trial.result.device
+    if trial.node is not None:
+        tags["searchsvc.host"] = trial.node.host
+        if trial.node.node_id:
+            tags["searchsvc.node_id"] = trial.node.node_id
+    if trial.message:
+        tags["searchsvc.message"] = trial.message[-4000:]
+    return tags
+
+
+def _millis(stamp: dt.datetime | None) -> int:
+    return int((stamp or dt.datetime.now(dt.timezone.utc)).timestamp() * 1000)
 
 
 def _params(params: Mapping[str, object]) -> dict[str, str]:
     """Run params as MLflow keeps them; inactive (conditional) parameters, ``None``, are left out."""
     return {k: str(v)[:6000] for k, v in params.items() if v is not None}
+
+
+#: seconds a tracking server has to answer before it counts as unreachable
+SERVER_TIMEOUT_S = 5
+
+
+def check_server(uri: str) -> None:
+    """Raise a SearchSvcError naming ``uri`` unless the MLflow server there answers its health check."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=SERVER_TIMEOUT_S):
+            return
+    except (OSError, urllib.error.URLError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise SearchSvcError(f"MLflow: the tracking server at {uri} does not answer ({reason}); check that it "
+                             "runs and that this machine reaches it (--tracking-uri or $MLFLOW_TRACKING_URI)") from e
 
 
 def get_tracker(tracker: None | str | Tracker = None) -> Tracker:

@@ -1,7 +1,8 @@
 """What runs inside a Ray worker: a bundle of trials, each from its index to a reported result.
 
 The job (data set, settings, every trial's params) reaches the worker once through Ray's object
-store; the trainable itself only reads ``config["trial_indices"]`` (see :mod:`searchsvc.bundles`).
+store; the trainable itself only reads ``config["trial_indices"]`` and the GPU share its bundle was
+given, ``config["gpus"]`` (see :mod:`searchsvc.bundles`).
 A trial reports its epochs at most every ``report_every_s`` seconds, and once at its end; that final
 report also names the bundle's next trial, which starts right after it. Tune's ``report`` waits
 until the driver asks for the next result, so reports go out from a thread of their own
@@ -21,11 +22,12 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from experiments.results import EpochMetrics
 from experiments.settings import TrainingSettings
+from searchsvc.reports import EpochReport, FinalReport, Node, Report, to_tune
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class TrialJob:
     training: TrainingSettings
     metric: str
     threads: int
-    device: str
+    device: str = "cpu"  # each bundle's own: cuda where Tune gave it a GPU share
     max_retries: int = 2
     report_every_s: float = 10.0
 
@@ -47,31 +49,42 @@ def run_bundle(config: dict[str, Any], *, data: Any, job: TrialJob) -> None:
     from ray import tune
 
     indices = [int(k) for k in config["trial_indices"]]
-    reporter = Reporter(tune.report)
+    job = replace(job, device="cuda" if float(config.get("gpus", 0)) > 0 else "cpu")
+    node = this_node()
+    reporter = Reporter(lambda report: tune.report(to_tune(report)))
     try:
         for position, k in enumerate(indices):
-            final = run_trial(k, data, job, reporter)
             following = indices[position + 1] if position + 1 < len(indices) else None
-            reporter({**final, "trial_index": k, "next_index": following})
+            reporter(replace(run_trial(k, data, job, reporter, node), next_index=following))
     finally:
         reporter.close()  # every result reaches Tune before the bundle ends, even when it ends in an error
 
 
+def this_node() -> Node:
+    """This worker's Ray node and host."""
+    import socket
+
+    import ray
+
+    node_id = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+    return Node(node_id, socket.gethostname())
+
+
 class Reporter:
-    """Hands results to ``report`` in order, from a thread of its own, so the caller does not wait.
+    """Hands reports to ``report`` in order, from a thread of its own, so the caller does not wait.
     What ``report`` raises (Tune stopping the trial raises ``SystemExit``) is raised to the caller at
     its next call or at ``close``."""
 
-    def __init__(self, report: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(self, report: Callable[[Report], None]) -> None:
         self._report = report
-        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._queue: queue.Queue[Report | None] = queue.Queue()
         self._raised: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="searchsvc-reporter", daemon=True)
         self._thread.start()
 
-    def __call__(self, result: dict[str, Any]) -> None:
+    def __call__(self, report: Report) -> None:
         self._check()
-        self._queue.put(result)
+        self._queue.put(report)
 
     def close(self) -> None:
         """Wait until every result was handed over."""
@@ -85,28 +98,28 @@ class Reporter:
             raise raised
 
     def _run(self) -> None:
-        while (result := self._queue.get()) is not None:
+        while (report := self._queue.get()) is not None:
             if self._raised is None:
                 try:
-                    self._report(result)
+                    self._report(report)
                 except BaseException as e:  # noqa: BLE001 - raised again on the caller's thread
                     self._raised = e
 
 
-def run_trial(k: int, data: Any, job: TrialJob, report: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+def run_trial(k: int, data: Any, job: TrialJob, report: Callable[[Report], None], node: Node) -> FinalReport:
     """Train trial ``k`` (retrying code errors); return its final report. Epochs go to ``report`` on the way."""
     from experiments.hyperparams import LSTMConfig
     from experiments.trainable import train_trial
     from searchsvc.sampling import trial_seed
 
-    pending: list[dict[str, float]] = []
+    pending: list[EpochMetrics] = []
     last_report = time.monotonic()
 
     def on_epoch(metrics: EpochMetrics) -> None:
         nonlocal last_report
-        pending.append(metrics.as_dict())
+        pending.append(metrics)
         if time.monotonic() - last_report >= job.report_every_s:
-            report({"trial_index": k, "epochs": pending.copy()})
+            report(EpochReport(k, tuple(pending)))
             pending.clear()
             last_report = time.monotonic()
 
@@ -127,15 +140,10 @@ def run_trial(k: int, data: Any, job: TrialJob, report: Callable[[dict[str, Any]
             if is_infra_failure(e):
                 raise  # the bundle fails; the scheduler re-queues its unfinished trials
             if attempt > job.max_retries:
-                return {"epochs": pending, "final": None, "error": traceback.format_exc(), "attempts": attempt}
+                return FinalReport(k, attempt, tuple(pending), None, traceback.format_exc(), node)
         else:
-            return {"epochs": pending, "final": result.as_dict(), "attempts": attempt}
+            return FinalReport(k, attempt, tuple(pending), result, None, node)
     raise AssertionError("unreachable: the last attempt returns or raises")
-
-
-def is_final_report(result: dict[str, Any]) -> bool:
-    """Whether a report is a trial's final one (its result or error); epoch reports carry no ``attempts``."""
-    return "attempts" in result
 
 
 def is_infra_failure(error: BaseException) -> bool:

@@ -115,9 +115,9 @@ def test_a_sweep_with_a_gpu_share_per_trial_trains_every_trial_on_the_gpu(tmp_pa
     trials = ledger.trials(outcome.sweep_id)
     assert len(trials) == TRIALS
     for t in trials:
-        assert (t.status, t.message, t.epochs, len(t.epoch_metrics)) == ("ok", None, EPOCHS, EPOCHS), t
-        assert 0 < t.val_score <= 1 and 0 < t.test_score <= 1 and t.samples_per_second > 0
-        assert t.device == f"cuda ({torch.cuda.get_device_name()})", t.device
+        assert (t.status, t.message, t.result.epochs, len(t.epoch_metrics)) == ("ok", None, EPOCHS, EPOCHS), t
+        assert 0 < t.val_score <= 1 and 0 < t.test_score <= 1 and t.result.samples_per_second > 0
+        assert t.result.device == f"cuda ({torch.cuda.get_device_name()})", t.result.device
 
     # The trainings ran on the GPU: in Ray workers, never in the driver, at most 1 / SHARE at a time.
     print(f"GPU processes: {gpu.seen}; at most {gpu.most_at_once} at once")

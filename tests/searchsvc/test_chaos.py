@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from searchsvc.ledger import FINAL_STATUSES, get_ledger
+from searchsvc.ledger import get_ledger
+from searchsvc.status import TrialStatus
+
+FINAL_STATUSES = [s for s in TrialStatus if s.final]
 
 pytestmark = pytest.mark.usefixtures("ray_session")  # resume runs in this process
 

@@ -8,103 +8,144 @@ from types import SimpleNamespace
 import pytest
 
 from experiments.settings import TrainingSettings
+from searchsvc.bundles import BundleScheduler
+from searchsvc.cluster import Capacity
 from searchsvc.ledger import SweepRecord, TrialRecord, get_ledger, now
 from searchsvc.recorder import TrialRecorder
-from searchsvc.bundles import BundleScheduler
+from searchsvc.reports import FinalReport, Node, from_tune, to_tune
 from searchsvc.worker import TrialJob, is_infra_failure, run_bundle, run_trial
 
 JOB = TrialJob(sweep_seed=0, params={0: {"units": 8}}, training=TrainingSettings(), metric="accuracy", threads=1,
-               device="cpu", max_retries=2)
+               max_retries=2)
+NODE = Node("node-1", "host-1")
 
 
 @pytest.fixture
 def reports(monkeypatch):
-    sent: list[dict] = []
-    monkeypatch.setattr("ray.tune.report", lambda metrics: sent.append(metrics))
+    sent: list = []
+    monkeypatch.setattr("ray.tune.report", lambda metrics: sent.append(from_tune(metrics)))
     return sent
+
+
+def slots(n: int, gpu_share: float = 0.0):
+    return lambda: Capacity(gpu_share, n)
 
 
 def test_code_errors_are_retried_then_reported_with_their_traceback(monkeypatch, reports) -> None:
     calls = []
 
     def broken(*args, **kwargs):
-        calls.append(1)
+        calls.append(kwargs["device"])
         raise ValueError("bad config")
 
     monkeypatch.setattr("experiments.trainable.train_trial", broken)
-    run_bundle({"trial_indices": [0]}, data=None, job=JOB)
-    assert len(calls) == 3  # the first try and max_retries=2 retries, same config
+    run_bundle({"trial_indices": [0], "gpus": 0.0}, data=None, job=JOB)
+    assert calls == ["cpu"] * 3  # the first try and max_retries=2 retries, same config
     (last,) = reports
-    assert last["final"] is None and last["attempts"] == 3 and last["trial_index"] == 0 and last["next_index"] is None
-    assert "ValueError: bad config" in last["error"] and "Traceback" in last["error"]
+    assert isinstance(last, FinalReport) and last.result is None and last.attempts == 3
+    assert (last.trial_index, last.next_index) == (0, None) and last.node.host
+    assert "ValueError: bad config" in last.error and "Traceback" in last.error
 
 
 def test_a_bundle_reports_each_trial_once_and_names_the_next(monkeypatch, reports) -> None:
     job = TrialJob(sweep_seed=0, params={k: {"units": 8} for k in (4, 7, 9)}, training=TrainingSettings(),
-                   metric="accuracy", threads=1, device="cpu")
-    result = SimpleNamespace(as_dict=lambda: {"status": "ok"})
-    monkeypatch.setattr("experiments.trainable.train_trial", lambda *a, **k: result)
-    run_bundle({"trial_indices": [4, 7, 9]}, data=None, job=job)
-    assert [(r["trial_index"], r["next_index"], r["attempts"]) for r in reports] == [(4, 7, 1), (7, 9, 1), (9, None, 1)]
+                   metric="accuracy", threads=1)
+    devices = []
+    monkeypatch.setattr("experiments.trainable.train_trial", lambda *a, device, **k: devices.append(device) or "r")
+    run_bundle({"trial_indices": [4, 7, 9], "gpus": 0.25}, data=None, job=job)
+    assert [(r.trial_index, r.next_index, r.attempts, r.result) for r in reports] == \
+        [(4, 7, 1, "r"), (7, 9, 1, "r"), (9, None, 1, "r")]
+    assert devices == ["cuda"] * 3  # a bundle given a GPU share trains on the GPU
 
 
 def test_out_of_memory_goes_to_tune_for_requeueing(monkeypatch, reports) -> None:
     monkeypatch.setattr("experiments.trainable.train_trial", lambda *a, **k: (_ for _ in ()).throw(MemoryError()))
     with pytest.raises(MemoryError):
-        run_trial(0, None, JOB, reports.append)
+        run_trial(0, None, JOB, reports.append, NODE)
     assert reports == []
     assert is_infra_failure(RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"))
     assert not is_infra_failure(ValueError("shape mismatch"))
 
 
+def final(k: int) -> dict:
+    return to_tune(FinalReport(k, 1, (), None, "boom", NODE))
+
+
 def test_factoring_hands_out_large_bundles_first_and_single_trials_at_the_end() -> None:
-    scheduler = BundleScheduler(range(128), concurrency=2, size=None, max_restarts=10)
+    scheduler = BundleScheduler(range(128), slots(2), size=None, max_restarts=10)
     sizes = []
-    while (config := scheduler.suggest(f"t{len(sizes)}")) is not None:
+    while (config := scheduler.suggest(f"t{len(sizes)}")) != BundleScheduler.FINISHED:
+        if config is None:  # both slots busy: the oldest bundle ends
+            done = next(iter(scheduler.bundles))
+            for k in scheduler.bundles[done]:
+                scheduler.on_trial_result(done, final(k))
+            scheduler.on_trial_complete(done)
+            continue
         sizes.append(len(config["trial_indices"]))
     assert sizes[:4] == [32, 24, 18, 14] and sizes[-4:] == [1, 1, 1, 1] and sum(sizes) == 128
-    assert sorted(sum((b for b in scheduler.bundles.values()), [])) == list(range(128))
-    fixed = BundleScheduler(range(10), concurrency=2, size=4, max_restarts=10)
+    assert scheduler.finished == set(range(128))
+    fixed = BundleScheduler(range(10), slots(3), size=4, max_restarts=10)
     assert [len(fixed.suggest(str(i))["trial_indices"]) for i in range(3)] == [4, 4, 2]
 
 
+def test_bundles_follow_the_clusters_capacity_when_they_start() -> None:
+    """GPU workers that join a running sweep: later bundles get a GPU share, and more run at once."""
+    capacity = [Capacity(0.0, 1)]
+    scheduler = BundleScheduler(range(8), lambda: capacity[0], size=1, max_restarts=10)
+    assert scheduler.suggest("a") == {"trial_indices": [0], "gpus": 0.0}
+    assert scheduler.suggest("b") is None  # one at a time
+    capacity[0] = Capacity(0.25, 4)
+    assert [scheduler.suggest(x) for x in "bcd"] == [{"trial_indices": [k], "gpus": 0.25} for k in (1, 2, 3)]
+    assert scheduler.suggest("e") is None
+
+
 def test_a_failed_bundle_gives_back_its_unfinished_trials_until_the_restart_limit() -> None:
-    scheduler = BundleScheduler(range(3), concurrency=1, size=3, max_restarts=1)
-    assert scheduler.suggest("a") == {"trial_indices": [0, 1, 2]}
+    gave_up = []
+    scheduler = BundleScheduler(range(3), slots(1), size=3, max_restarts=1, on_give_up=gave_up.append)
+    assert scheduler.suggest("a") == {"trial_indices": [0, 1, 2], "gpus": 0.0}
     assert scheduler.suggest("b") is None  # nothing pending, but bundle a may give trials back
-    scheduler.on_trial_result("a", {"trial_index": 0, "attempts": 1})
+    scheduler.on_trial_result("a", final(0))
     scheduler.on_trial_complete("a", error=True)  # the worker died in trial 1
-    assert scheduler.suggest("c") == {"trial_indices": [1, 2]} and scheduler.restarts[1] == 1
+    assert scheduler.suggest("c") == {"trial_indices": [1, 2], "gpus": 0.0} and scheduler.restarts[1] == 1
     scheduler.on_trial_complete("c", error=True)  # ...and again: more than max_restarts
-    assert scheduler.given_up == {1} and scheduler.suggest("d") == {"trial_indices": [2]}
-    scheduler.on_trial_result("d", {"trial_index": 2, "attempts": 1})
+    assert scheduler.given_up == {1} and gave_up == [1]
+    assert scheduler.suggest("d") == {"trial_indices": [2], "gpus": 0.0}
+    scheduler.on_trial_result("d", final(2))
     scheduler.on_trial_complete("d")
     assert scheduler.suggest("e") == BundleScheduler.FINISHED
 
 
-def test_recorder_records_error_infra_and_cancelled(tmp_path) -> None:
+@pytest.mark.parametrize("scheduler_first", [True, False])
+def test_recorder_records_error_infra_and_cancelled(tmp_path, scheduler_first) -> None:
+    """Tune tells the scheduler and the callbacks of a failed bundle in either order: the trial the
+    scheduler gives up on ends infra all the same."""
     ledger = get_ledger(f"sqlite:///{tmp_path / 'l.db'}")
     ledger.create_sweep(SweepRecord("s", "s", {}, 4, "accuracy", "max", "running", now()))
     records = {k: TrialRecord("s", k, {"units": 8}, "pending") for k in range(4)}
     ledger.upsert_trials(list(records.values()))
-    recorder = TrialRecorder(ledger, None, "s", None, records, "accuracy", gave_up={1}.__contains__)
+    recorder = TrialRecorder(ledger, None, None, records, "accuracy")
     bundle = [SimpleNamespace(trial_id=f"b{i}", config={"trial_indices": [0, 1, 2]}, error_file=None) for i in range(2)]
 
     recorder.on_trial_start(0, [], bundle[0])
-    recorder.on_trial_result(0, [], bundle[0], {"trial_index": 0, "epochs": [], "final": None,
-                                                "error": "Traceback: boom", "attempts": 3, "next_index": 1})
+    recorder.on_trial_result(0, [], bundle[0], to_tune(FinalReport(0, 3, (), None, "Traceback: boom", NODE, 1)))
     recorder.on_trial_error(0, [], bundle[0])  # the worker died in trial 1: re-queued
     retry = SimpleNamespace(trial_id="b1", config={"trial_indices": [1, 2]}, error_file=None)
     recorder.on_trial_start(0, [], retry)
-    recorder.on_trial_error(0, [], retry)  # ...until the scheduler gave up on it
+    if scheduler_first:  # ...until the scheduler gave up on it
+        recorder.give_up(1)
+        recorder.on_trial_error(0, [], retry)
+    else:
+        recorder.on_trial_error(0, [], retry)
+        recorder.give_up(1)
 
     late = SimpleNamespace(trial_id="b2", config={"trial_indices": [2]}, error_file=None)
     recorder.on_trial_start(0, [], late)
     assert recorder.cancel_unfinished() == 2  # trial 2 running, trial 3 never started
-    recorder.close()
+    recording = recorder.close()
+    assert recording.ledger_lost == () and recording.mlflow_missing == ()
 
     got = {t.trial_index: t for t in ledger.trials("s")}
-    assert (got[0].status, got[0].attempts, got[0].message) == ("error", 3, "Traceback: boom")
+    assert (got[0].status, got[0].attempts, got[0].message, got[0].node) == ("error", 3, "Traceback: boom", NODE)
     assert (got[1].status, got[1].attempts) == ("infra", 2)
     assert got[2].status == "cancelled" and "resume" in got[2].message and got[2].attempts == 1
     assert got[3].status == "cancelled" and got[3].attempts == 0

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from experiments.results import EpochMetrics, TrialResult
 from searchsvc.errors import NotFoundError, UsageError
 from searchsvc.ledger import Ledger, SweepRecord, TrialRecord, get_ledger, now, sweeps_table, trials_table
+from searchsvc.reports import Node
+
+
+def scored(val: float | None, test: float | None = None, **kw) -> TrialResult:
+    """An ok trial's result with these scores."""
+    values = dict(status="ok", val_score=val, test_score=test, val_n=640, test_n=1000, epochs=3, best_epoch=2,
+                  param_count=99, memory_estimate_bytes=1, train_seconds=1.5, cpu_seconds=1.4,
+                  samples_per_second=100.0)
+    return TrialResult(**{**values, **kw})
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def ledger(request, tmp_path) -> Ledger:
@@ -25,12 +35,16 @@ def sweep(sweep_id: str = "s-1") -> SweepRecord:
 def test_trial_writes_are_idempotent_upserts(ledger: Ledger) -> None:
     ledger.create_sweep(sweep())
     ledger.upsert_trials([TrialRecord("s-1", k, {"units": 8 * k}, "pending") for k in range(3)])
-    ledger.upsert_trials([TrialRecord("s-1", 1, {"units": 8}, "ok", attempts=1, val_score=0.7, test_score=0.65,
-                                      val_n=640, test_n=1000, epoch_metrics=[{"epoch": 1, "val_score": 0.7}])])
-    ledger.upsert_trials([TrialRecord("s-1", 1, {"units": 8}, "ok", attempts=1, val_score=0.7, test_score=0.65)])
+    epochs = (EpochMetrics(1, 0.9, 0.8, 0.7, 0.5),)
+    ledger.upsert_trials([TrialRecord("s-1", 1, {"units": 8}, "ok", attempts=1, result=scored(0.7, 0.65),
+                                      epoch_metrics=epochs, node=Node("n1", "h1"))])
+    ledger.upsert_trials([TrialRecord("s-1", 1, {"units": 8}, "ok", attempts=1, result=scored(0.7, 0.65),
+                                      epoch_metrics=epochs, node=Node("n1", "h1"))])
     trials = ledger.trials("s-1")
     assert [t.trial_index for t in trials] == [0, 1, 2]
     assert (trials[1].status, trials[1].val_score, trials[1].config) == ("ok", 0.7, {"units": 8})
+    assert (trials[1].result, trials[1].epoch_metrics, trials[1].node) == (scored(0.7, 0.65), epochs, Node("n1", "h1"))
+    assert trials[0].result is None and trials[0].node is None
     assert ledger.status_counts("s-1") == {"pending": 2, "ok": 1}
 
 
@@ -64,7 +78,7 @@ def test_concurrent_writers_lose_nothing(ledger: Ledger) -> None:
     def write(worker: int) -> None:
         for k in range(worker * 50, worker * 50 + 50):
             ledger.upsert_trials([TrialRecord("s-1", k, {"units": k}, "running")])
-            ledger.upsert_trials([TrialRecord("s-1", k, {"units": k}, "ok", attempts=1, val_score=k / 400)])
+            ledger.upsert_trials([TrialRecord("s-1", k, {"units": k}, "ok", attempts=1, result=scored(k / 400))])
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(write, range(8)))
@@ -76,7 +90,7 @@ def test_concurrent_writers_lose_nothing(ledger: Ledger) -> None:
 def test_best_trial_by_direction_with_ties_to_the_lowest_index() -> None:
     from searchsvc.ledger import best_trial
 
-    trials = [TrialRecord("s", k, {}, status, val_score=v) for k, (status, v) in
+    trials = [TrialRecord("s", k, {}, status, result=scored(v) if v is not None else None) for k, (status, v) in
               enumerate([("ok", 0.5), ("ok", 0.9), ("diverged", None), ("ok", 0.9), ("error", 1.0), ("ok", 0.1)])]
     assert best_trial(trials, "max").trial_index == 1
     assert best_trial(trials, "min").trial_index == 5

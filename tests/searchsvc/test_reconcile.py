@@ -7,6 +7,7 @@ import socket
 from searchsvc.ledger import SweepRecord, TrialRecord, get_ledger, now
 from searchsvc.reconcile import reconcile
 from searchsvc.tracking import get_tracker
+from tests.searchsvc.test_ledger import scored
 
 
 def test_a_dead_drivers_sweep_is_interrupted_and_its_orphan_runs_adopted(tmp_path) -> None:
@@ -17,8 +18,8 @@ def test_a_dead_drivers_sweep_is_interrupted_and_its_orphan_runs_adopted(tmp_pat
     ledger.create_sweep(SweepRecord("s-1", "s", {}, 3, "accuracy", "max", "running", now(), parent,
                                     tracker.tracking_uri, driver=dead_driver))
     # the driver died after MLflow created trial 1's run and before the ledger learned its id
-    orphan = tracker.start_trial(parent, "s-1", 1)
-    ledger.upsert_trials([TrialRecord("s-1", 0, {}, "ok", attempts=1, val_score=0.5),
+    orphan = tracker.start_trial(parent, TrialRecord("s-1", 1, {}, "running", attempts=1), "accuracy")
+    ledger.upsert_trials([TrialRecord("s-1", 0, {}, "ok", attempts=1, result=scored(0.5)),
                           TrialRecord("s-1", 1, {}, "running", attempts=1),
                           TrialRecord("s-1", 2, {}, "pending")])
 

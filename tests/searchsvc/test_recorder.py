@@ -1,5 +1,6 @@
 """The recorder and the worker's reports, with fake Tune trials and a real MLflow store (SQLite): a
-trial's run is created at its first report, epochs arrive on the way, the final report closes it."""
+trial's run is created at its first report, epochs arrive on the way, the final report closes it; a
+store that fails is written around, and MLflow gets what it missed once it answers again."""
 
 from __future__ import annotations
 
@@ -9,37 +10,45 @@ from types import SimpleNamespace
 
 import pytest
 
-from experiments.results import EpochMetrics
+from experiments.results import EpochMetrics, TrialResult
 from experiments.settings import TrainingSettings
 from searchsvc.ledger import SweepRecord, TrialRecord, get_ledger, now
 from searchsvc.recorder import TrialRecorder
+from searchsvc.reports import EpochReport, FinalReport, Node, to_tune
 from searchsvc.tracking import get_tracker
 from searchsvc.worker import Reporter, TrialJob, run_trial
 
-
-def _epoch(e: int) -> dict[str, float]:
-    return EpochMetrics(e, train_loss=1.0 / e, val_loss=1.0 / e, val_score=0.1 * e, seconds=0.5).as_dict()
+NODE = Node("node-a", "host-a")
 
 
-def _final(epochs: int) -> dict[str, object]:
-    return {"status": "ok", "val_score": 0.1 * epochs, "test_score": 0.2, "val_n": 10, "test_n": 10, "epochs": epochs,
-            "best_epoch": epochs, "param_count": 99, "memory_estimate_bytes": 1, "train_seconds": 1.5,
-            "cpu_seconds": 1.4, "samples_per_second": 100.0, "device": "cpu"}
+def _epoch(e: int) -> EpochMetrics:
+    return EpochMetrics(e, train_loss=1.0 / e, val_loss=1.0 / e, val_score=0.1 * e, seconds=0.5)
+
+
+def _result(epochs: int) -> TrialResult:
+    return TrialResult(status="ok", val_score=0.1 * epochs, test_score=0.2, val_n=10, test_n=10, epochs=epochs,
+                       best_epoch=epochs, param_count=99, memory_estimate_bytes=1, train_seconds=1.5,
+                       cpu_seconds=1.4, samples_per_second=100.0, device="cpu")
+
+
+def _final(k: int, epochs: list[int], total: int, following: int | None = None) -> dict:
+    return to_tune(FinalReport(k, 1, tuple(map(_epoch, epochs)), _result(total), None, NODE, following))
 
 
 def test_epochs_are_reported_on_the_way_at_most_every_report_every_s(monkeypatch) -> None:
     def train(*args, on_epoch, **kwargs):
         for e in (1, 2, 3):
             on_epoch(EpochMetrics(e, 1.0, 1.0, 0.5, 0.1))
-        return SimpleNamespace(as_dict=lambda: {"status": "ok"})
+        return "result"
 
     monkeypatch.setattr("experiments.trainable.train_trial", train)
     for every, expected in ((0.0, [[1], [2], [3]]), (60.0, [])):
-        job = TrialJob(0, {0: {"units": 8}}, TrainingSettings(), "accuracy", 1, "cpu", report_every_s=every)
-        sent: list[dict] = []
-        final = run_trial(0, None, job, sent.append)
-        assert [[e["epoch"] for e in r["epochs"]] for r in sent] == expected
-        assert [e["epoch"] for e in final["epochs"]] == ([] if every == 0 else [1, 2, 3])
+        job = TrialJob(0, {0: {"units": 8}}, TrainingSettings(), "accuracy", 1, report_every_s=every)
+        sent: list[EpochReport] = []
+        final = run_trial(0, None, job, sent.append, NODE)
+        assert [[e.epoch for e in r.epochs] for r in sent] == expected
+        assert [e.epoch for e in final.epochs] == ([] if every == 0 else [1, 2, 3])
+        assert (final.result, final.node) == ("result", NODE)
 
 
 def test_training_does_not_wait_for_tune_to_take_a_report() -> None:
@@ -73,59 +82,156 @@ def test_what_report_raises_reaches_the_training_thread() -> None:
             time.sleep(0.01)
 
 
-def test_a_run_is_created_at_the_first_report_and_closed_with_the_results(tmp_path) -> None:
+@pytest.fixture
+def stores(tmp_path):
     ledger = get_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     tracker = get_tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
     parent = tracker.start_sweep("rec", "s", {}, {})
     ledger.create_sweep(SweepRecord("s", "rec", {}, 2, "accuracy", "max", "running", now(), parent))
-    records = {k: TrialRecord("s", k, {"units": 8 + k}, "pending") for k in range(2)}
+    return ledger, tracker, parent
+
+
+def _recorder(stores, trials: int = 2) -> TrialRecorder:
+    ledger, tracker, parent = stores
+    records = {k: TrialRecord("s", k, {"units": 8 + k}, "pending") for k in range(trials)}
     ledger.upsert_trials(list(records.values()))
-    recorder = TrialRecorder(ledger, tracker, "s", parent, records, "accuracy", gave_up=lambda k: False)
-    bundle = SimpleNamespace(trial_id="b", config={"trial_indices": [0, 1]}, error_file=None)
+    return TrialRecorder(ledger, tracker, parent, records, "accuracy")
 
-    recorder.on_trial_start(0, [], bundle)  # trial 0: a long one, with epochs on the way
-    recorder.on_trial_result(0, [], bundle, {"trial_index": 0, "epochs": [_epoch(1), _epoch(2)]})
-    recorder.on_trial_result(0, [], bundle, {"trial_index": 0, "epochs": [_epoch(3)], "final": _final(3),
-                                             "attempts": 1, "next_index": 1})
-    recorder.on_trial_result(0, [], bundle, {"trial_index": 1, "epochs": [_epoch(1)], "final": _final(1),
-                                             "attempts": 1, "next_index": None})  # trial 1: one report
-    recorder.close()
 
+def _check_runs(stores, epochs_of: dict[int, int]) -> None:
+    """Each trial's one run: FINISHED, params, tags, every epoch once, the results; the ledger knows its id."""
+    ledger, tracker, parent = stores
     rows = {t.trial_index: t for t in ledger.trials("s")}
-    for k, epochs in ((0, 3), (1, 1)):
+    assert tracker.trial_run_ids(parent) == {k: rows[k].mlflow_run_id for k in epochs_of}  # one run per trial
+    for k, epochs in epochs_of.items():
         run = tracker.client.get_run(rows[k].mlflow_run_id)
         assert run.info.status == "FINISHED"
         assert run.data.params["units"] == str(8 + k)
-        assert {t: run.data.tags[f"searchsvc.{t}"] for t in ("status", "attempts", "device", "trial_index")} == \
-            {"status": "ok", "attempts": "1", "device": "cpu", "trial_index": str(k)}
+        assert {t: run.data.tags[f"searchsvc.{t}"] for t in ("status", "attempts", "device", "trial_index", "host")} \
+            == {"status": "ok", "attempts": "1", "device": "cpu", "trial_index": str(k), "host": "host-a"}
         history = tracker.client.get_metric_history(run.info.run_id, "val_accuracy")
         assert [(m.step, round(m.value, 6)) for m in history] == [(e, round(0.1 * e, 6)) for e in range(1, epochs + 1)]
         assert run.data.metrics["best_val_accuracy"] == rows[k].val_score and rows[k].status == "ok"
-        assert run.data.metrics["cpu_seconds"] == rows[k].cpu_seconds == 1.4
-        assert "epoch_seconds" not in run.data.metrics  # kept in the ledger only
-        assert [e["seconds"] for e in rows[k].epoch_metrics] == [0.5] * epochs
-    assert tracker.trial_run_ids(parent) == {k: rows[k].mlflow_run_id for k in rows}
+        assert run.data.metrics["cpu_seconds"] == rows[k].result.cpu_seconds == 1.4
+        assert "seconds" not in run.data.metrics  # each epoch's seconds: kept in the ledger only
+        assert [e.seconds for e in rows[k].epoch_metrics] == [0.5] * epochs and rows[k].node == NODE
 
 
-def test_a_short_trial_costs_one_ledger_write_which_carries_its_run_id(tmp_path, monkeypatch) -> None:
-    ledger = get_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
-    tracker = get_tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    parent = tracker.start_sweep("rec", "s", {}, {})
-    ledger.create_sweep(SweepRecord("s", "rec", {}, 1, "accuracy", "max", "running", now(), parent))
+def test_a_run_is_created_at_the_first_report_and_closed_with_the_results(stores) -> None:
+    recorder = _recorder(stores)
+    bundle = SimpleNamespace(trial_id="b", config={"trial_indices": [0, 1]}, error_file=None)
+    recorder.on_trial_start(0, [], bundle)  # trial 0: a long one, with epochs on the way
+    recorder.on_trial_result(0, [], bundle, to_tune(EpochReport(0, (_epoch(1), _epoch(2)))))
+    recorder.on_trial_result(0, [], bundle, _final(0, [3], 3, following=1))
+    recorder.on_trial_result(0, [], bundle, _final(1, [1], 1))  # trial 1: one report
+    recording = recorder.close()
+    assert (recording.ledger_lost, recording.mlflow_missing) == ((), ())
+    _check_runs(stores, {0: 3, 1: 1})
+
+
+def test_a_short_trial_costs_one_ledger_write_which_carries_its_run_id(stores, monkeypatch) -> None:
+    ledger, tracker, parent = stores
+    monkeypatch.setattr("searchsvc.writers.GROUP_S", 2.0)  # a slow machine: MLflow answers within the round
     records = {0: TrialRecord("s", 0, {"units": 8}, "pending")}
     ledger.upsert_trials(list(records.values()))
     saved: list[list[tuple[str, str | None]]] = []
     upsert = ledger.upsert_trials
     monkeypatch.setattr(ledger, "upsert_trials",
                         lambda trials: (saved.append([(t.status, t.mlflow_run_id) for t in trials]), upsert(trials)))
-    recorder = TrialRecorder(ledger, tracker, "s", parent, records, "accuracy", gave_up=lambda k: False)
-    busy = threading.Event()
-    recorder.writer.submit(lambda: busy.wait(timeout=10))  # the writer is busy while the trial runs: one round
+    recorder = TrialRecorder(ledger, tracker, parent, records, "accuracy")
     bundle = SimpleNamespace(trial_id="b", config={"trial_indices": [0]}, error_file=None)
     recorder.on_trial_start(0, [], bundle)
-    recorder.on_trial_result(0, [], bundle, {"trial_index": 0, "epochs": [_epoch(1)], "final": _final(1),
-                                             "attempts": 1, "next_index": None})
-    busy.set()
+    recorder.on_trial_result(0, [], bundle, _final(0, [1], 1))
     recorder.close()
     (row,) = ledger.trials("s")
     assert saved == [[("ok", row.mlflow_run_id)]] and row.mlflow_run_id is not None
+
+
+class FlakyTracker:
+    """A real tracker that fails every call while ``down`` is set, as a dead tracking server does."""
+
+    def __init__(self, tracker) -> None:
+        self.tracker, self.down = tracker, False
+
+    def __getattr__(self, name):
+        attribute = getattr(self.tracker, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args, **kwargs):
+            if self.down:
+                raise ConnectionError("the tracking server does not answer")
+            return attribute(*args, **kwargs)
+
+        return call
+
+
+def test_mlflow_down_never_holds_back_the_ledger_and_gets_what_it_missed_when_back(stores, monkeypatch) -> None:
+    ledger, tracker, parent = stores
+    monkeypatch.setattr("searchsvc.writers.PROBE_S", 0.0)
+    flaky = FlakyTracker(tracker)
+    records = {k: TrialRecord("s", k, {"units": 8 + k}, "pending") for k in range(3)}
+    ledger.upsert_trials(list(records.values()))
+    recorder = TrialRecorder(ledger, flaky, parent, records, "accuracy")
+    bundle = SimpleNamespace(trial_id="b", config={"trial_indices": [0, 1, 2]}, error_file=None)
+    recorder.on_trial_start(0, [], bundle)
+    recorder.on_trial_result(0, [], bundle, to_tune(EpochReport(0, (_epoch(1),))))  # its run is created
+    time.sleep(0.5)
+    flaky.down = True  # the server dies mid-trial
+    recorder.on_trial_result(0, [], bundle, to_tune(EpochReport(0, (_epoch(2),))))
+    recorder.on_trial_result(0, [], bundle, _final(0, [3], 3, following=1))
+    recorder.on_trial_result(0, [], bundle, _final(1, [1, 2], 2, following=2))
+    deadline = time.monotonic() + 10
+    while [t.status for t in ledger.trials("s")][:2] != ["ok", "ok"]:  # the ledger does not wait for MLflow
+        assert time.monotonic() < deadline, "the ledger waited on the dashboard"
+        time.sleep(0.1)
+    assert recorder.mlflow.missing == {0, 1}
+    flaky.down = False  # back: the next write probes it, and the missed trials are written whole
+    recorder.on_trial_result(0, [], bundle, _final(2, [1], 1))
+    recording = recorder.close()
+    assert (recording.ledger_lost, recording.mlflow_missing) == ((), ())
+    _check_runs(stores, {0: 3, 1: 2, 2: 1})
+
+
+def test_mlflow_still_down_at_the_end_is_reported_trial_by_trial(stores) -> None:
+    ledger, tracker, parent = stores
+    flaky = FlakyTracker(tracker)
+    flaky.down = True
+    recorder = _recorder((ledger, flaky, parent))
+    bundle = SimpleNamespace(trial_id="b", config={"trial_indices": [0, 1]}, error_file=None)
+    recorder.on_trial_start(0, [], bundle)
+    recorder.on_trial_result(0, [], bundle, _final(0, [1], 1, following=1))
+    recorder.on_trial_result(0, [], bundle, _final(1, [1], 1))
+    started = time.monotonic()
+    recording = recorder.close()
+    assert time.monotonic() - started < 5  # nothing waited out
+    assert recording.mlflow_missing == (0, 1) and "does not answer" in recording.mlflow_error
+    assert [t.status for t in ledger.trials("s")] == ["ok", "ok"]
+
+
+def test_ledger_writes_that_fail_are_tried_again_and_what_never_lands_is_reported(stores, monkeypatch) -> None:
+    ledger, tracker, parent = stores
+    refuse = {"on": True}
+    upsert = ledger.upsert_trials
+
+    def flaky_upsert(trials):
+        if refuse["on"]:
+            raise PermissionError("permission denied for table trials")
+        upsert(trials)
+
+    monkeypatch.setattr(ledger, "upsert_trials", flaky_upsert)
+    refuse["on"] = False
+    recorder = _recorder(stores)
+    refuse["on"] = True
+    bundle = SimpleNamespace(trial_id="b", config={"trial_indices": [0, 1]}, error_file=None)
+    recorder.on_trial_start(0, [], bundle)
+    recorder.on_trial_result(0, [], bundle, _final(0, [1], 1, following=1))
+    time.sleep(0.6)
+    refuse["on"] = False  # mended: the next round writes what the failed one did not
+    recorder.on_trial_result(0, [], bundle, _final(1, [1], 1))
+    time.sleep(0.6)
+    refuse["on"] = True
+    recorder.on_trial_start(0, [], SimpleNamespace(trial_id="c", config={"trial_indices": [0]}, error_file=None))
+    recording = recorder.close()
+    assert recording.ledger_lost == (0,) and "permission denied" in recording.ledger_error
+    assert [t.status for t in ledger.trials("s")] == ["ok", "ok"]  # trial 0's rerun never landed

@@ -145,12 +145,16 @@ def test_a_diverging_config_is_recorded_diverged_and_the_sweep_completes(run, tm
 def test_auto_concurrency_counts_what_fits_on_the_gpus_too(gpus, concurrent) -> None:
     """16 CPUs and one GPU: with a GPU share per trial only 1/share trials fit at once, and the bundles
     are sized for that many."""
-    from searchsvc.driver import _placement
+    from searchsvc.cluster import Capacity, Cluster
     from searchsvc.spec import parse_spec
     from tests.searchsvc.conftest import TINY
 
     text = TINY.format(concurrent="auto", bundle="auto") + f"resources: {{cpus: 1, gpus: {gpus}}}\n"
-    assert _placement(parse_spec(text), {"CPU": 16.0, "GPU": 1.0}).concurrent == concurrent
+    cluster = Cluster(parse_spec(text), address="head:6380")
+    cluster.resources = lambda: {"CPU": 16.0, "GPU": 1.0}
+    assert cluster.capacity().slots == concurrent
+    cluster.resources = lambda: {"CPU": 16.0}  # no GPU (yet): gpus auto takes none, and CPUs bound it
+    assert cluster.capacity() == (Capacity(0.0, 16) if gpus in (0, "auto") else Capacity(gpus, 1))
 
 
 @pytest.mark.parametrize(("resources", "field"), [("{cpus: 64}", "resources.cpus"), ("{gpus: 1}", "resources.gpus")])
@@ -174,7 +178,7 @@ def test_the_embedded_ray_runs_no_log_monitor(ray_session) -> None:
     ten times a second on the trials' cores."""
     import ray
 
-    from searchsvc.driver import _start_ray
+    from searchsvc.cluster import _start_ray
 
     _start_ray(None)
     session = ray._private.worker._global_node.get_session_dir_path()

@@ -3,16 +3,25 @@ client exactly as the client's own three calls write it, in real SQLite and Post
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from dataclasses import replace
 
 import pytest
 
+from experiments.results import EpochMetrics, TrialResult
+from searchsvc.ledger import TrialRecord
+from searchsvc.reports import Node
 from searchsvc.tracking import get_tracker
 
-ROWS = [("val_loss", 0.5, 1), ("val_loss", 0.25, 2), ("val_loss", 0.25, 3), ("train_loss", float("nan"), 1),
-        ("train_loss", float("inf"), 2), ("best_val_accuracy", 0.75, 0), ("param_count", 1234, 0)]
+EPOCHS = (EpochMetrics(1, float("nan"), 0.5, 0.5, 0.1), EpochMetrics(2, float("inf"), 0.25, 0.6, 0.1),
+          EpochMetrics(3, 0.2, 0.25, 0.75, 0.1))
 PARAMS = {"units": 64, "lr": 0.003, "momentum": None, "optimizer": "adam"}  # momentum: inactive, left out
-TAGS = {"searchsvc.status": "diverged", "searchsvc.attempts": "1", "searchsvc.message": "loss is nan"}
+RESULT = TrialResult(status="diverged", val_score=None, test_score=None, val_n=10, test_n=10, epochs=3, best_epoch=0,
+                     param_count=1234, memory_estimate_bytes=1, train_seconds=1.5, cpu_seconds=1.4,
+                     samples_per_second=10.0, device="cpu", message="loss is nan")
+TRIAL = TrialRecord("s", 0, PARAMS, "diverged", attempts=1, result=RESULT, epoch_metrics=EPOCHS, message="loss is nan",
+                    node=Node("node-1", "host-1"), started_at=dt.datetime.fromtimestamp(1, dt.timezone.utc))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -64,17 +73,17 @@ def test_a_short_trials_run_in_one_transaction_reads_back_as_the_clients_three_c
     tracker = get_tracker(store_uri)
     assert tracker._sql_store is not None  # MLflow's SQL store in this process: one transaction
     parent = tracker.start_sweep("exp", "s", {}, {})
-    at_once = tracker.record_trial(parent, "s", 0, 1_000, "diverged", params=PARAMS, rows=ROWS, tags=TAGS)
+    at_once = tracker.record_trial(parent, TRIAL, "accuracy", EPOCHS)
 
     through_client = get_tracker(store_uri)
     through_client._sql_store = None
-    three_calls = through_client.record_trial(parent, "s", 1, 1_000, "diverged", params=PARAMS, rows=ROWS, tags=TAGS)
+    three_calls = through_client.record_trial(parent, replace(TRIAL, trial_index=1), "accuracy", EPOCHS)
 
     assert _as_read(tracker, at_once) == _as_read(tracker, three_calls)
     assert _stored(store_uri, at_once) == _stored(store_uri, three_calls)
     assert _as_read(tracker, at_once)["latest"]["val_loss"] == 0.25 and _as_read(tracker, at_once)["info"][0] == "FINISHED"
     assert tracker.trial_run_ids(parent) == {0: at_once, 1: three_calls}
-    found = tracker.client.search_runs([tracker._experiment(parent)[0]], "metrics.best_val_accuracy > 0.5 and "
+    found = tracker.client.search_runs([tracker._experiment(parent)[0]], "metrics.param_count > 1000 and "
                                        "params.units = '64' and tags.`searchsvc.status` = 'diverged'")
     assert {r.info.run_id for r in found} == {at_once, three_calls}
 
@@ -87,10 +96,11 @@ def test_when_the_one_transaction_fails_the_client_writes_the_run(tmp_path, monk
         raise RuntimeError("a column MLflow added")
 
     monkeypatch.setattr("searchsvc.mlflow_sql.insert_finished_run", broken)
-    run_id = tracker.record_trial(parent, "s", 0, 1_000, "ok", params=PARAMS, rows=ROWS, tags={})
+    run_id = tracker.record_trial(parent, TRIAL, "accuracy", EPOCHS)
     assert tracker._sql_store is None  # and so for the rest of the sweep
     run = tracker.client.get_run(run_id)
     assert run.info.status == "FINISHED" and run.data.params["units"] == "64" and run.data.metrics["val_loss"] == 0.25
+    assert run.data.tags["searchsvc.node_id"] == "node-1" and run.data.tags["searchsvc.host"] == "host-1"
 
 
 def test_a_tracking_server_is_written_through_the_client() -> None:

@@ -1,0 +1,209 @@
+"""A sweep's driver submitted to a Ray cluster through the Jobs API: it runs on the cluster, and this
+process returns once the driver has recorded the sweep (seconds), so the laptop may go away.
+
+The job carries the spec, and a user's data file unless it is read from a path the cluster sees
+(``--data-on-cluster``), in its ``working_dir`` (at most ``UPLOAD_LIMIT_BYTES``, what Ray lets a job
+upload). Its entrypoint is the same ``searchsvc`` command with ``--address auto`` and the job's
+identity. The driver records into the stores the cluster's nodes are configured with
+(``SEARCHSVC_LEDGER`` and ``MLFLOW_TRACKING_URI`` in their environment, as docker-compose.yml sets
+them), or into those named on this command line (``--ledger``, ``--tracking-uri``), which must be
+servers both reach. A new sweep's job id is its sweep id.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from searchsvc.errors import SearchSvcError, UsageError
+
+#: the most a job may upload (spec and data): Ray's limit on a working_dir package (its gRPC message size)
+UPLOAD_LIMIT_BYTES = 500 * 2**20
+#: seconds to wait for the cluster's Jobs API to answer, and for a submitted driver to record its sweep
+CONNECT_TIMEOUT_S = 5.0
+ACCEPT_TIMEOUT_S = 180.0
+#: where an uploaded data file lies in the job's working_dir
+UPLOAD_DIR = "data"
+
+
+@dataclass(frozen=True)
+class Submitted:
+    sweep_id: str
+    job_id: str
+    cluster: str
+
+    @property
+    def dashboard(self) -> str:
+        return f"{self.cluster.rstrip('/')}/#/jobs/{self.job_id}"
+
+
+def client(cluster: str) -> Any:
+    """A Jobs API client of ``cluster`` (``http://HEAD:8265``); a SearchSvcError within seconds if it is not there."""
+    if not cluster.startswith(("http://", "https://")):
+        raise UsageError(f"--cluster: expected the Ray dashboard's address, like http://HEAD:8265, got {cluster!r}")
+    try:
+        urllib.request.urlopen(f"{cluster.rstrip('/')}/api/version", timeout=CONNECT_TIMEOUT_S).close()
+    except (OSError, urllib.error.URLError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise SearchSvcError(f"Ray: the Jobs API at {cluster} does not answer ({reason}); check that the cluster's "
+                             "head runs with its dashboard (`ray start --head --dashboard-host=…`, port 8265) and "
+                             "that this machine reaches it") from e
+    from ray.job_submission import JobSubmissionClient
+
+    return JobSubmissionClient(cluster)
+
+
+def submit(command: list[str], cluster: str, sweep_id: str, job_id: str, *, env: dict[str, str],
+           files: dict[str, Path] | None = None, spec_document: dict[str, Any] | None = None,
+           quiet: bool = False) -> Submitted:
+    """Run ``searchsvc COMMAND… --address auto`` as the job ``job_id``; return once its driver recorded the sweep.
+    ``files``: copied into the job's working_dir under their names; ``spec_document``: written there as spec.yaml."""
+    import yaml
+
+    jobs = client(cluster)
+    with tempfile.TemporaryDirectory(prefix="searchsvc-job-") as tmp:
+        for name, source in (files or {}).items():
+            target = Path(tmp) / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        if spec_document is not None:
+            (Path(tmp) / "spec.yaml").write_text(yaml.safe_dump(spec_document, sort_keys=False))
+        entrypoint = shlex.join(["searchsvc", *command, "--address", "auto", "--as-job", job_id,
+                                 "--job-cluster", cluster])
+        try:
+            jobs.submit_job(entrypoint=entrypoint, submission_id=job_id,
+                            runtime_env={"working_dir": tmp, "env_vars": env})
+        except (RuntimeError, ValueError) as e:
+            raise SearchSvcError(f"Ray: the cluster at {cluster} refused the job: {e}") from e
+    submitted = Submitted(sweep_id, job_id, cluster)
+    _wait_accepted(jobs, submitted, quiet)
+    return submitted
+
+
+def upload_files(spec: Any, raw_path: str | None, data_on_cluster: bool) -> tuple[dict[str, Path], dict[str, Any]]:
+    """The files a sweep's job uploads, and its spec as the job's driver reads it (the data file's path in
+    the working_dir, or the path as written when the cluster reads it itself)."""
+    document = spec.model_dump(mode="json")
+    path = getattr(spec.dataset, "path", None)
+    if path is None:
+        return {}, document
+    if data_on_cluster:
+        if raw_path is None or not Path(raw_path).is_absolute():
+            raise UsageError(f"dataset.path: with --data-on-cluster the cluster reads the file itself, so give its "
+                             f"absolute path on the cluster's head node, got {raw_path!r}")
+        document["dataset"]["path"] = raw_path
+        return {}, document
+    size = Path(path).stat().st_size
+    if size > UPLOAD_LIMIT_BYTES:
+        raise UsageError(f"dataset.path: {path} is {size / 2**20:.0f} MiB, above the {UPLOAD_LIMIT_BYTES / 2**20:.0f} "
+                         "MiB a Ray job can upload; put it where the cluster's head node reads it (a shared volume) "
+                         "and submit with --data-on-cluster, the spec naming that absolute path")
+    name = f"{UPLOAD_DIR}/{Path(path).name}"
+    document["dataset"]["path"] = name
+    return {name: Path(path)}, document
+
+
+def _wait_accepted(jobs: Any, submitted: Submitted, quiet: bool) -> None:
+    """Wait until the job's driver says it recorded the sweep, or fail with what the job printed."""
+    from ray.job_submission import JobStatus
+
+    from searchsvc.driver import ACCEPTED
+
+    marker = f"{ACCEPTED} "
+    deadline = time.monotonic() + ACCEPT_TIMEOUT_S
+    said = False
+    while time.monotonic() < deadline:
+        info = jobs.get_job_info(submitted.job_id)
+        logs = jobs.get_job_logs(submitted.job_id)
+        if marker in logs:
+            return
+        if info.status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.SUCCEEDED):
+            raise _job_error(submitted, info, logs)
+        if not said and not quiet:
+            import sys
+
+            print(f"searchsvc: job {submitted.job_id} submitted to {submitted.cluster}; waiting for its driver to "
+                  "record the sweep …", file=sys.stderr)
+            said = True
+        time.sleep(0.5)
+    raise SearchSvcError(f"Ray: the job {submitted.job_id} has not started its driver within {ACCEPT_TIMEOUT_S:.0f} "
+                         f"s (status {jobs.get_job_status(submitted.job_id)}); see {submitted.dashboard}, or stop it "
+                         f"with `ray job stop --address {submitted.cluster} {submitted.job_id}`")
+
+
+def _job_error(submitted: Submitted, info: Any, logs: str) -> SearchSvcError:
+    """The driver's own error line (and its exit code: 2 for invalid input), else the job's message."""
+    errors = [line for line in logs.splitlines() if line.startswith("error: ")]
+    if errors:
+        error = UsageError if info.driver_exit_code == 2 else SearchSvcError
+        return error(f"the job's driver on {submitted.cluster}: {errors[-1].removeprefix('error: ')}")
+    tail = "\n".join(logs.strip().splitlines()[-5:])
+    return SearchSvcError(f"Ray: the job {submitted.job_id} ended {info.status} before its driver recorded the "
+                          f"sweep: {info.message or ''}\n{tail}".rstrip())
+
+
+def logs(cluster: str, job_id: str) -> str:
+    return client(cluster).get_job_logs(job_id)
+
+
+def status(cluster: str, job_id: str) -> str:
+    return str(client(cluster).get_job_status(job_id))
+
+
+def stop(cluster: str, job_id: str) -> bool:
+    """Stop the job (SIGTERM to its driver, which cancels the sweep); whether it was still running."""
+    return client(cluster).stop_job(job_id)
+
+
+def submit_sweep(spec: Any, spec_path: str, cluster: str, stores: dict[str, str], *, data_on_cluster: bool,
+                 no_mlflow: bool, quiet: bool) -> Submitted:
+    """Submit a new sweep of ``spec`` (read from ``spec_path``) to ``cluster``; its job id is its sweep id."""
+    from experiments.datasets import load_dataset
+    from searchsvc.driver import new_sweep_id
+
+    _check_stores(stores)
+    files, document = upload_files(spec, _raw_data_path(spec_path), data_on_cluster)
+    if files:
+        load_dataset(spec.dataset)  # a broken data file is refused here, before anything is sent
+    sweep_id = new_sweep_id(spec.name)
+    command = ["submit", "spec.yaml", "--sweep-id", sweep_id, *(["--no-mlflow"] if no_mlflow else [])]
+    return submit(command, cluster, sweep_id, sweep_id, env=stores, files=files, spec_document=document, quiet=quiet)
+
+
+def continue_sweep(sweep_id: str, command: list[str], cluster: str, stores: dict[str, str], *,
+                   quiet: bool) -> Submitted:
+    """``resume`` or ``extend`` a sweep with its driver on ``cluster``, as a job of its own."""
+    import secrets
+
+    _check_stores(stores)
+    job_id = f"{sweep_id}-{command[0]}-{secrets.token_hex(2)}"
+    return submit([*command, sweep_id], cluster, sweep_id, job_id, env=stores, quiet=quiet)
+
+
+def _check_stores(stores: dict[str, str]) -> None:
+    """Stores named for the cluster's driver: servers, answering (from here, at least)."""
+    from searchsvc.driver import check_servers
+    from searchsvc.ledger import get_ledger
+    from searchsvc.tracking import get_tracker
+
+    ledger = get_ledger(stores["SEARCHSVC_LEDGER"]) if "SEARCHSVC_LEDGER" in stores else None
+    tracker = get_tracker(stores["MLFLOW_TRACKING_URI"]) if "MLFLOW_TRACKING_URI" in stores else None
+    check_servers(ledger, tracker)
+    if tracker is not None:
+        tracker.ping()
+
+
+def _raw_data_path(spec_path: str) -> str | None:
+    """The spec's ``dataset.path`` as written (before it is made relative to the spec's folder)."""
+    import yaml
+
+    document = yaml.safe_load(Path(spec_path).read_text(encoding="utf-8"))
+    path = (document.get("dataset") or {}).get("path") if isinstance(document, dict) else None
+    return str(path) if path is not None else None

@@ -1,0 +1,76 @@
+"""The one status vocabulary of trials and sweeps: what each status means, in one place.
+
+A trial moves ``pending → running → ok | diverged | error``; on the way it may be ``infra`` (its
+worker died or ran out of memory: re-queued with the same config) or ``cancelled`` (stopped by
+Ctrl-C, SIGTERM or ``cancel``). A sweep is ``running`` until it ends ``completed``, ``cancelled`` or
+``failed``; ``interrupted`` is what the reconciler makes of a running sweep whose driver died.
+
+The values are the strings stored in the ledger and shown to users; a ``StrEnum`` compares equal to
+them, so rows read back as plain strings still match.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TrialStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    OK = "ok"  # trained; scores recorded
+    DIVERGED = "diverged"  # NaN/inf loss: a real result of the config, never retried, worst score in the analysis
+    ERROR = "error"  # the training code raised, also on every retry; kept with its traceback
+    INFRA = "infra"  # the worker died or ran out of memory: re-queued, or given up after too many restarts
+    CANCELLED = "cancelled"  # stopped before it finished; ``resume`` runs it
+
+    @property
+    def final(self) -> bool:
+        """Done for good: ``resume`` does not run it again (every other status runs again)."""
+        return self in _FINAL
+
+    @property
+    def has_result(self) -> bool:
+        """It ended with an outcome the analysis counts: ok and diverged as results, error and infra counted and
+        left out (the statuses of the analysis' trials table, ``analysis.table.STATUSES``)."""
+        return self in _HAS_RESULT
+
+    @property
+    def scored(self) -> bool:
+        """It holds validation and test scores."""
+        return self is TrialStatus.OK
+
+    @property
+    def run_status(self) -> str:
+        """The status of the trial's MLflow run."""
+        return _RUN_STATUS[self]
+
+
+class SweepStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"  # stopped by Ctrl-C, SIGTERM or ``cancel``; ``resume`` finishes it
+    FAILED = "failed"  # the driver stopped on an error, or the ledger lost writes; ``resume`` finishes it
+    INTERRUPTED = "interrupted"  # the driver died (found by the reconciler); ``resume`` finishes it
+
+    @property
+    def run_status(self) -> str:
+        """The status of the sweep's MLflow (parent) run."""
+        return _RUN_STATUS[self]
+
+
+_FINAL = frozenset({TrialStatus.OK, TrialStatus.DIVERGED, TrialStatus.ERROR})
+_HAS_RESULT = _FINAL | {TrialStatus.INFRA}
+_RUN_STATUS: dict[StrEnum, str] = {
+    TrialStatus.PENDING: "SCHEDULED",
+    TrialStatus.RUNNING: "RUNNING",
+    TrialStatus.OK: "FINISHED",
+    TrialStatus.DIVERGED: "FINISHED",
+    TrialStatus.ERROR: "FAILED",
+    TrialStatus.INFRA: "FAILED",
+    TrialStatus.CANCELLED: "KILLED",
+    SweepStatus.RUNNING: "RUNNING",
+    SweepStatus.COMPLETED: "FINISHED",
+    SweepStatus.CANCELLED: "KILLED",
+    SweepStatus.FAILED: "FAILED",
+    SweepStatus.INTERRUPTED: "KILLED",
+}

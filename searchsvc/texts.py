@@ -1,0 +1,79 @@
+"""What the CLI prints: trials, sweeps and outcomes as text lines and as JSON (no I/O here)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from searchsvc.ledger import SweepRecord, TrialRecord
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str)
+
+
+def fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.4g}"
+
+
+def config_text(config: dict[str, object]) -> str:
+    return " ".join(f"{k}={fmt(v) if isinstance(v, float) else v}" for k, v in config.items() if v is not None)
+
+
+def trial_json(t: TrialRecord) -> dict[str, Any]:
+    """A trial's record, flat: its result's fields (``None`` without a result) beside its bookkeeping."""
+    from searchsvc.ledger import RESULT_FIELDS
+
+    result = dataclasses.asdict(t.result) if t.result else {}
+    return {"trial_index": t.trial_index, "status": str(t.status), "attempts": t.attempts, "config": t.config,
+            **{name: result.get(name) for name in RESULT_FIELDS}, "message": t.message,
+            "node_id": t.node.node_id if t.node else None, "host": t.node.host if t.node else None,
+            "mlflow_run_id": t.mlflow_run_id, "started_at": t.started_at, "finished_at": t.finished_at}
+
+
+def trial_line(t: TrialRecord) -> str:
+    epochs = t.result.epochs if t.result else None
+    return (f"{t.trial_index:>5}  {t.status:<9} {fmt(t.val_score):>8} {fmt(t.test_score):>8} "
+            f"{epochs if epochs is not None else '-':>6}  {config_text(t.config)}")
+
+
+def best_line(best: TrialRecord, metric: str) -> str:
+    return (f"best: trial {best.trial_index}, val {metric} {best.val_score:.4g}, test {metric} {fmt(best.test_score)} "
+            f"— {config_text(best.config)}")
+
+
+def sweep_line(sweep: SweepRecord, counts: dict[str, int]) -> str:
+    where = f" on {sweep.cluster} (job {sweep.job_id})" if sweep.job_id else ""
+    return (f"{sweep.sweep_id}: {sweep.status}, {sweep.trials} trials{where} — " +
+            ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+
+def outcome_json(o: Any) -> dict[str, Any]:
+    return {"sweep_id": o.sweep_id, "status": str(o.status), "counts": dict(o.counts),
+            "best": trial_json(o.best) if o.best else None, "ledger": o.ledger, "tracking_uri": o.tracking_uri,
+            "parent_run_id": o.parent_run_id, "wall_seconds": round(o.wall_seconds, 3), "bundles": o.bundles,
+            "recording_cpu_seconds": round(o.recording_cpu_seconds, 3), "ledger_lost": list(o.ledger_lost),
+            "ledger_error": o.ledger_error, "mlflow_missing": list(o.mlflow_missing), "mlflow_error": o.mlflow_error}
+
+
+def outcome_text(metric: str, o: Any) -> str:
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(o.counts.items()))
+    lines = [f"Sweep {o.sweep_id} {o.status} in {o.wall_seconds:.0f} s: {sum(o.counts.values())} trials ({counts})"]
+    if o.best:
+        lines.append(f"Best trial {o.best.trial_index}: val {metric} {fmt(o.best.val_score)}, "
+                     f"test {metric} {fmt(o.best.test_score)}")
+        lines.append(f"  {config_text(o.best.config)}")
+    lines.append(f"Ledger:    {o.ledger}")
+    if o.tracking_uri:
+        lines.append(f"MLflow:    {o.tracking_uri} (parent run {o.parent_run_id})")
+        lines.append("Dashboard: searchsvc ui" + (f" --tracking-uri {o.tracking_uri}" if "MLFLOW_TRACKING_URI" in os.environ else ""))
+    lines.append(f"Trials:    searchsvc show {o.sweep_id}")
+    return "\n".join(lines)
+
+
+def indices_text(indices: tuple[int, ...], most: int = 10) -> str:
+    shown = ", ".join(map(str, indices[:most]))
+    return shown + (f", … ({len(indices)} in all)" if len(indices) > most else "")
