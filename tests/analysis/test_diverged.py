@@ -69,7 +69,7 @@ def test_present_mask_is_validated():
         best_probabilities(np.array([0.5, 0.6]), np.array([0.1, 0.1]), np.array([False, False]))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(tables())
 def test_without_diverged_trials_nothing_changes(args):
     frame, mode = args
@@ -94,7 +94,7 @@ def test_without_diverged_trials_nothing_changes(args):
     assert best_choice(t).by_validation.trial_index == t.trial_index[np.argmax(t.oriented_val)]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(tables())
 def test_a_diverged_trial_ranks_as_an_ok_trial_just_below_the_worst(args):
     frame, mode = args
