@@ -14,6 +14,7 @@ import numpy as np
 
 from analysis.best_of_n import ExpectedBest
 from analysis.budget import TrialsNeeded, time_unit
+from analysis.compare import Comparison
 from analysis.efficiency import EfficiencyCurve, EfficiencyLevel
 from analysis.importance import WHERE_ACTIVE, ParamImportance
 from analysis.marginals import Marginal
@@ -26,6 +27,13 @@ if TYPE_CHECKING:
 
 SCATTER_MAX = 30  # experiments drawn as points (beside the box) when there are at most this many
 BOX_FACE, BOX_EDGE = "#dbe7f3", "#33608c"
+REFERENCE_COLORS = ("C3", "C5", "C9", "C7")  # grids: none of them the boxes' blue
+CURVE_COLORS = ("C1", "C2", "C4", "C6", "C8")  # Sobol and other random searches
+SOBOL_CAPTION = (
+    "Sobol: the points of one scrambled Sobol sequence, in order, cut into aligned blocks [j·s, (j+1)·s) of s points; "
+    "each block of 2^k points is itself a scrambled (t,k,d)-net, a valid Sobol design, but the blocks are not independent, "
+    "so they are shown by their median and min–max, not as boxes."
+)
 
 
 def save_figure(fig: Figure, out_dir: Path, stem: str) -> tuple[Path, Path]:
@@ -86,6 +94,49 @@ def efficiency_figure(
     _labelled(ax, "trials per experiment s (log₂ scale)", f"test {metric_name} of the best-by-validation trial", title)
     ax.legend(handles=[boxes, *ax.get_legend_handles_labels()[0]], loc="best", fontsize=8)
     return fig
+
+
+def comparison_figure(comparison: Comparison, *, metric_name: str) -> Figure:
+    """Bergstra & Bengio Fig. 5: the random efficiency boxes with each grid as a line (its eq. 5–6 mean ± sd
+    as a band), each Sobol search as the median of its aligned blocks over their min–max band, and each
+    other random search as the median of its experiments."""
+    random = comparison.random
+    entries = 1 + 2 * len(comparison.references) + len(comparison.curves)
+    sobol = any(c.kind == "sobol" for c in comparison.curves)
+    legend_inches = 0.17 * entries + (0.4 if sobol else 0.0)
+    fig = _figure(10.0, 5.4 + legend_inches, right=0.3, bottom=0.85 + legend_inches, top=0.65)
+    ax = fig.add_subplot()
+    handles = [_efficiency_boxes(ax, random.levels, f"random search, {random.size} trials: ⌊{random.size}/s⌋ i.i.d. experiments of s")]
+    for k, ref in enumerate(comparison.references):
+        color = REFERENCE_COLORS[k % len(REFERENCE_COLORS)]
+        handles.append(ax.axhline(ref.best, lw=1.8, color=color, label=f"{_name(ref.label, 'grid')}, {ref.trials} trials: best by validation"))
+        if ref.noise_mean is not None and ref.noise_sd is not None:
+            handles.append(ax.axhspan(ref.noise_mean - ref.noise_sd, ref.noise_mean + ref.noise_sd, color=color, alpha=0.15,
+                                      label=f"{ref.label}: eq. 5–6 mean ± 1 sd over its trials"))
+    for k, c in enumerate(comparison.curves):
+        color, x = CURVE_COLORS[k % len(CURVE_COLORS)], np.log2([row.s for row in c.rows])
+        name = f"{_name(c.label, c.kind)}, {c.trials} trials"
+        if c.kind == "sobol":
+            ax.fill_between(x, [r.min for r in c.rows], [r.max for r in c.rows], color=color, alpha=0.15, lw=0)
+            label = f"{name}: median of the aligned blocks of s points (band: min–max)"
+        else:
+            label = f"{name}: median of its ⌊{c.trials}/s⌋ i.i.d. experiments"
+        handles += ax.plot(x, [r.median for r in c.rows], "s-" if c.kind == "sobol" else "^--", color=color, ms=5, label=label)
+    _s_axis(ax, sorted({lvl.s for lvl in random.levels} | {r.s for c in comparison.curves for r in c.rows}))
+    kinds = {"grid": "grid search"} if comparison.references else {}
+    kinds |= {c.kind: {"sobol": "Sobol search", "random": "another random search"}[c.kind] for c in comparison.curves}
+    title = f"Random search (boxes) compared with {', '.join(kinds.values())}\nas in Bergstra & Bengio (2012), Fig. 5"
+    _labelled(ax, "trials per experiment s (log₂ scale)", f"test {metric_name} of the best-by-validation trial", title)
+    ax.title.set_fontsize(10.5)
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.09), frameon=False)
+    if sobol:
+        fig.text(ax.get_position().x0, 0.12 / fig.get_size_inches()[1], SOBOL_CAPTION, fontsize=8, color="0.25", va="bottom", wrap=True)
+    return fig
+
+
+def _name(label: str, kind: str) -> str:
+    """The label, with its kind unless the label already says it."""
+    return label if kind.lower() in label.lower() else f"{label} ({kind})"
 
 
 def _efficiency_boxes(ax: Axes, levels: Sequence[EfficiencyLevel], label: str) -> Artist:

@@ -85,6 +85,16 @@ def quickstart_trials(size: int, *, seed: int = 0, method: str = "random") -> pd
     return _quickstart_results(params, rng)
 
 
+def quickstart_grid(*, seed: int = 0) -> pd.DataFrame:
+    """A 36-point grid of the quickstart space: units × layers × optimizer (sgd, adam) × lr, the rest fixed."""
+    units, layers, optimizer, lr = (a.ravel() for a in np.meshgrid([16, 32, 64], [1, 2], ["sgd", "adam"], [1e-3, 5e-3, 2.5e-2]))
+    n = len(units)
+    params = {"units": units, "layers": layers, "dropout_placement": np.full(n, "output"), "dropout": np.full(n, 0.2),
+              "optimizer": optimizer, "lr": lr, "momentum": np.where(optimizer == "sgd", 0.9, np.nan),
+              "batch_size": np.full(n, 64)}
+    return _quickstart_results(params, np.random.default_rng(seed))
+
+
 def _quickstart_results(params: dict, rng: np.random.Generator) -> pd.DataFrame:
     log_lr, units, dropout = np.log10(params["lr"]), params["units"], np.nan_to_num(params["dropout"])
     best = np.where(params["optimizer"] == "sgd", -1.6, -2.4)

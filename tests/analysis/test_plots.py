@@ -9,17 +9,20 @@ import pytest
 
 from analysis import TrialTable, analyze, fanova_importance, plots
 from analysis.ticks import log_ticks
-from tests.analysis.conftest import quickstart_space, quickstart_trials
+from tests.analysis.conftest import quickstart_grid, quickstart_space, quickstart_trials
 
 FAST = {"n_trees": 8, "max_depth": 4}
 
 
 def _figures(size, tmp_path, mode):
-    random = quickstart_trials(size, seed=1)
+    frames = [quickstart_trials(size, seed=1), quickstart_grid(), quickstart_trials(size, seed=2, method="sobol"),
+              quickstart_trials(size, seed=5)]
     if mode == "min":  # error rates
-        random = random.assign(val_score=1 - random["val_score"], test_score=1 - random["test_score"])
+        frames = [f.assign(val_score=1 - f["val_score"], test_score=1 - f["test_score"]) for f in frames]
+    random, grid, sobol, again = frames
+    compare = [("grid 3x2x2x3", "grid", grid), ("sobol", "sobol", sobol), ("second sweep", "random", again)]
     space = quickstart_space()
-    report = analyze(random, tmp_path, mode=mode, distributions=space, importance=False, figures=False)
+    report = analyze(random, tmp_path, mode=mode, distributions=space, importance=False, figures=False, compare=compare)
     name = "accuracy" if mode == "max" else "error"
     importance = fanova_importance(TrialTable.from_frame(random, mode=mode), space, **FAST)
     return {
@@ -28,6 +31,7 @@ def _figures(size, tmp_path, mode):
         "trials_needed": plots.trials_needed_figure(report.trials_needed, metric_name=name),
         "marginals": plots.marginals_figure(report.marginals, metric_name=name),
         "importance": plots.importance_figure(importance, metric_name=name),
+        "comparison": plots.comparison_figure(report.comparison, metric_name=name),
     }
 
 
@@ -79,7 +83,7 @@ def test_every_figure_is_readable(tmp_path, size, mode):
                     boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: (b.x0, b.y0))
                     for a, b in zip(boxes, boxes[1:]):
                         assert not a.overlaps(b), f"{where}: tick labels overlap in {texts}"
-    assert set(figures) == {"efficiency", "expected_best", "trials_needed", "marginals", "importance"}
+    assert set(figures) == {"efficiency", "expected_best", "trials_needed", "marginals", "importance", "comparison"}
 
 
 def test_log_ticks_are_round_and_few():
