@@ -173,7 +173,7 @@ def expected_best_figure(
     ax = fig.add_subplot()
     n = np.array([e.n for e in without])
     ax.fill_between(n, [e.low for e in without], [e.high for e in without], color="C0", alpha=0.2, label="± 1 sd of the best of n")
-    ax.plot(n, [e.mean for e in without], "-", color="C0", label="without replacement (subsets of the trials)")
+    ax.plot(n, [e.mean for e in without], "-", color="C0", label="without replacement (unbiased: allentune, Tang et al. 2020)")
     ax.plot([e.n for e in with_], [e.mean for e in with_], "--", color="C1", label="with replacement (Dodge et al. 2019)")
     powers = [e for e in without if e.n & (e.n - 1) == 0]
     ax.plot([e.n for e in powers], [e.mean for e in powers], "o", color="C0", ms=4)
