@@ -47,6 +47,11 @@ _EXPORTS = {
     "Marginal": "marginals",
     "MarginalPoint": "marginals",
     "synthetic_trials": "synthetic",
+    "compare_strategies": "compare",
+    "Comparison": "compare",
+    "Reference": "compare",
+    "BlockCurve": "compare",
+    "BlockRow": "compare",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -67,6 +72,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from analysis.best_trial import BestChoice, TrialChoice, best_choice
+    from analysis.compare import BlockCurve, BlockRow, Comparison, Reference, compare_strategies
     from analysis.efficiency import EfficiencyCurve, EfficiencyLevel, best_by_validation, efficiency_curve
     from analysis.best_of_n import ExpectedBest, expected_best, rank_probabilities
     from analysis.importance import ParamImportance, fanova_importance

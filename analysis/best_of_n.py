@@ -3,8 +3,10 @@
 Sort the S trials by validation score, best last; t_(j) is the test score of the j-th. The best of
 n trials drawn from the S is the j-th with probability
 
-    without replacement:  C(j−1, n−1) / C(S, n)                    (= [C(j,n) − C(j−1,n)] / C(S,n))
-    with replacement:     (j/S)^n − ((j−1)/S)^n                     (Dodge et al. 2019, "Show Your Work")
+    without replacement:  C(j−1, n−1) / C(S, n)  (= [C(j,n) − C(j−1,n)] / C(S,n); the unbiased
+                          estimator of allentune and Tang et al. 2020; :func:`expected_best`)
+    with replacement:     (j/S)^n − ((j−1)/S)^n  (Dodge et al. 2019, "Show Your Work";
+                          ``replacement=True``)
 
 and E[test of best-of-n] = Σ_j p_j t_(j). Probabilities are formed in log space (``gammaln``) and
 the with-replacement differences as (j/S)^n·(−expm1(n·log1p(−1/j))), so nothing overflows or cancels
@@ -13,7 +15,9 @@ for S up to 10^5 and beyond.
 Ties in validation score: the best is chosen uniformly at random among the tied trials (the
 efficiency curve's rule "mean test score of the tied trials" has the same expectation). This is
 exact by replacing t and t² by their means within each tie group before summing; the reported
-``sd`` is the standard deviation of the chosen trial's test score under that rule.
+``sd`` is the standard deviation of the chosen trial's test score under that rule. For a table,
+pass :attr:`~analysis.table.TrialTable.rank_val`, in which a diverged trial ranks just below the
+ok trials it would tie with, so it never wins such a tie.
 """
 
 from __future__ import annotations
@@ -73,7 +77,11 @@ def sorted_by_validation(oriented_val: np.ndarray, test: np.ndarray) -> tuple[np
 def expected_best(
     oriented_val: np.ndarray, test: np.ndarray, ns: Iterable[int], *, replacement: bool = False
 ) -> tuple[ExpectedBest, ...]:
-    """E[test of best-of-n] for each n in ``ns``; validation scores oriented so that larger is better."""
+    """E[test of best-of-n] for each n in ``ns``; validation scores oriented so that larger is better.
+
+    Without replacement (default) the unbiased estimator over subsets of the trials (allentune; Tang et
+    al. 2020); ``replacement=True`` the estimator of Dodge et al. 2019 ("Show Your Work").
+    """
     t, t2 = sorted_by_validation(oriented_val, test)
     out = []
     for n in ns:

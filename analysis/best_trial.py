@@ -3,8 +3,8 @@
 The best-by-validation trial is not surely the best config: with validation sets of finite size,
 several trials may be indistinguishable. Beside it this reports the trial with the highest
 probability of having the best true validation score (the eq. 5 weight over all S trials) and that
-probability for both. Ties: among trials with the same validation score (or the same weight), the
-lowest trial index is reported. Without set sizes there is no noise model and no probabilities.
+probability for both. Ties: a diverged trial loses to an ok one (:attr:`TrialTable.rank_val`); among
+trials with the same validation score (or the same weight), the lowest trial index is reported. Without set sizes there is no noise model and no probabilities.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.noise import noise_aware
+from analysis.efficiency import noise_rows
 from analysis.table import TrialTable
 
 
@@ -37,7 +37,7 @@ class BestChoice:
 
     def ranking(self, table: TrialTable, top: int = 20) -> tuple[TrialChoice, ...]:
         """The ``top`` trials by P(best) (by validation score without the noise model)."""
-        key = self.weights if self.weights is not None else table.oriented_val
+        key = self.weights if self.weights is not None else table.rank_val
         order = np.lexsort((table.trial_index, -key))[:top]
         return tuple(_choice(table, int(i), self.weights) for i in order)
 
@@ -46,10 +46,9 @@ def best_choice(table: TrialTable) -> BestChoice:
     """Eq. 5 weights over all of ``table``'s trials and the two choices (module docstring)."""
     weights = None
     if table.has_set_sizes:
-        assert table.val_n is not None and table.test_n is not None
-        weights, _, _ = noise_aware(table.oriented_val, table.val_n, table.test, table.test_n, table.val)
+        weights = noise_rows(table, table.size)[0][0]
         weights.flags.writeable = False
-    by_validation = _choice(table, int(np.argmax(table.oriented_val)), weights)
+    by_validation = _choice(table, int(np.argmax(table.rank_val)), weights)
     most_probable = None if weights is None else _choice(table, int(np.argmax(weights)), weights)
     return BestChoice(by_validation, most_probable, weights)
 

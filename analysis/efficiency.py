@@ -6,7 +6,7 @@ size). With i.i.d. trials the experiments are i.i.d. draws of "a random search o
 
 Each experiment's result is the test score of its best-by-validation trial; when several trials
 tie for the best validation score, the mean of their test scores (the expectation of picking one of
-them at random). With set sizes known, each experiment also gets its eq. 5–6 score (the mixture mean
+them at random), where a diverged trial loses its ties with ok trials (:mod:`analysis.table`). With set sizes known, each experiment also gets its eq. 5–6 score (the mixture mean
 and sd, :mod:`analysis.noise`), and the whole table gets the 95% band μ ± 1.96σ of eq. 6 over all S
 trials. Each size also carries the exact expected best-of-s (:mod:`analysis.best_of_n`), which
 the experiments' mean estimates.
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.best_of_n import curve_sizes, expected_best
+from analysis.errors import UsageError
 from analysis.noise import NoiseEstimate, noise_aware
 from analysis.table import TrialTable
 
@@ -66,32 +67,44 @@ class EfficiencyCurve:
 
 
 def best_by_validation(oriented_val: np.ndarray, test: np.ndarray) -> np.ndarray:
-    """Per row of (N, s) arrays: the test score of the best-validation trial (mean over ties)."""
+    """Per row of (N, s) arrays: the test score of the best-validation trial (mean over ties).
+
+    For a table pass :attr:`~analysis.table.TrialTable.rank_val`, so that diverged trials lose ties.
+    """
     top = oriented_val == oriented_val.max(axis=-1, keepdims=True)
     return (test * top).sum(axis=-1) / top.sum(axis=-1)
 
 
+def experiments(table: TrialTable, s: int) -> EfficiencyLevel:
+    """The ⌊S/s⌋ experiments of s consecutive trials (in trial-index order) and their results."""
+    n = table.size // s
+
+    def rows(a: np.ndarray) -> np.ndarray:
+        return a[: n * s].reshape(n, s)
+
+    values = best_by_validation(rows(table.rank_val), rows(table.test))
+    (exact,) = expected_best(table.rank_val, table.test, [s])
+    means = sds = None
+    if table.has_set_sizes:
+        _, means, sds = noise_rows(table, s)
+    return EfficiencyLevel(s, values, exact.mean, means, sds)
+
+
+def noise_rows(table: TrialTable, s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Eq. 5–6 over each of the ⌊S/s⌋ experiments of s trials: weights (N, s), mixture means and sds (N,)."""
+    if table.val_n is None or table.test_n is None:
+        raise UsageError("noise_rows() needs a table with set sizes (columns val_n and test_n); this one has none. "
+                         "Check table.has_set_sizes first.")
+    n = table.size // s
+    arrays = (table.oriented_val, table.val_n, table.test, table.test_n, table.val, table.ok)
+    return noise_aware(*(a[: n * s].reshape(n, s) for a in arrays))
+
+
 def efficiency_curve(table: TrialTable) -> EfficiencyCurve:
     """Re-partition the table's trials into experiments of s = 1, 2, 4, … trials (module docstring)."""
-    size = table.size
-    sizes = curve_sizes(size)
-    exact = {e.n: e.mean for e in expected_best(table.oriented_val, table.test, sizes)}
-    levels = []
-    for s in sizes:
-        s = int(s)
-        used = (size // s) * s
-        val, test = (a[:used].reshape(-1, s) for a in (table.oriented_val, table.test))
-        values = best_by_validation(val, test)
-        means = sds = None
-        if table.has_set_sizes:
-            assert table.val_n is not None and table.test_n is not None
-            cut = [a[:used].reshape(-1, s) for a in (table.val_n, table.test_n, table.val)]
-            _, means, sds = noise_aware(val, cut[0], test, cut[1], cut[2])
-        levels.append(EfficiencyLevel(s, values, exact[s], means, sds))
+    levels = tuple(experiments(table, int(s)) for s in curve_sizes(table.size))
+    whole = levels[-1] if levels[-1].s == table.size else experiments(table, table.size)
     band = None
-    if table.has_set_sizes:
-        assert table.val_n is not None and table.test_n is not None
-        _, mu, sd = noise_aware(table.oriented_val, table.val_n, table.test, table.test_n, table.val)
-        band = NoiseEstimate(float(mu), float(sd))
-    best = float(best_by_validation(table.oriented_val, table.test))
-    return EfficiencyCurve(tuple(levels), size, best, band)
+    if whole.noise_means is not None and whole.noise_sds is not None:
+        band = NoiseEstimate(float(whole.noise_means[0]), float(whole.noise_sds[0]))
+    return EfficiencyCurve(levels, table.size, float(whole.values[0]), band)

@@ -1,7 +1,8 @@
 """Marginal effects: the mean validation score, with a 95% confidence interval, per value of a parameter.
 
 For every parameter: per category (categorical parameters, and numeric ones with at most
-``DISCRETE_MAX`` distinct values, e.g. ``layers``), or per quantile bin of its values (numeric ones,
+``DISCRETE_MAX`` distinct values that are integers or repeat, e.g. ``layers`` or a grid's values,
+not a few random floats), or per quantile bin of its values (numeric ones,
 bins equal in count, on the log scale for log distributions). Each point is the mean validation
 score of the trials in it with the t interval mean ± t_{0.975, n−1}·sd/√n (none for n = 1), clipped
 to [0, 1] when the scores are proportions (the table has set sizes): the mean of a few proportions
@@ -53,7 +54,8 @@ class MarginalPoint:
 class Marginal:
     """The points of one parameter (``by`` is None) or one interaction (one line per ``by`` category).
 
-    ``numeric``: points have x positions; ``discrete``: one point per distinct value, not per bin.
+    ``numeric``: points have x positions; ``discrete``: one point per distinct value, not per bin;
+    ``integer``: the parameter takes integer values (an ``IntDistribution``).
     """
 
     param: str
@@ -62,6 +64,7 @@ class Marginal:
     discrete: bool
     log: bool
     points: tuple[MarginalPoint, ...]
+    integer: bool = False
 
 
 def marginal_effects(
@@ -95,7 +98,7 @@ def _marginal(scores: np.ndarray, space: ParamSpace, param: str, by: str | None,
               bounds: tuple[float, float] | None) -> Marginal:
     active = space.active(param) & (space.active(by) if by else True)
     codes, labels, xs, numeric = _binned(space, param, active, bins)
-    discrete = numeric and len(np.unique(space.values[param].to_numpy()[active].astype(float))) <= DISCRETE_MAX
+    discrete = numeric and _discrete(space.values[param].to_numpy()[active].astype(float))
     groups = [None]
     if by:
         group_codes, group_labels, _, _ = _binned(space, by, active, bins)
@@ -108,7 +111,14 @@ def _marginal(scores: np.ndarray, space: ParamSpace, param: str, by: str | None,
                 mean, low, high = mean_ci(scores[active][inside], bounds)
                 name = None if g is None else group_labels[g]
                 points.append(MarginalPoint(label, x, name, int(inside.sum()), mean, low, high))
-    return Marginal(param, by, numeric, discrete, numeric and space.is_log(param), tuple(points))
+    integer = numeric and space.is_integer(param)
+    return Marginal(param, by, numeric, discrete, numeric and space.is_log(param), tuple(points), integer)
+
+
+def _discrete(numbers: np.ndarray) -> bool:
+    """One point per value: at most ``DISCRETE_MAX`` values, integers or repeated (a grid), not a few random floats."""
+    distinct = np.unique(numbers)
+    return len(distinct) <= DISCRETE_MAX and (bool(np.all(distinct == np.round(distinct))) or len(distinct) < len(numbers))
 
 
 def _binned(
@@ -123,8 +133,8 @@ def _binned(
         codes = np.array([index[v] for v in values], dtype=int)
         return codes, [str(c) for c in choices], [None] * len(choices), False
     numbers = values.astype(float)
-    distinct = np.unique(numbers)
-    if len(distinct) <= DISCRETE_MAX:
+    if _discrete(numbers):
+        distinct = np.unique(numbers)
         return np.searchsorted(distinct, numbers), [f"{v:g}" for v in distinct], [float(v) for v in distinct], True
     scale = np.log(numbers) if space.is_log(param) else numbers
     edges = np.unique(np.quantile(scale, np.linspace(0, 1, bins + 1)))
@@ -132,6 +142,7 @@ def _binned(
     labels, xs = [], []
     for b in range(len(edges) - 1):
         inside = numbers[codes == b]
-        labels.append(f"{inside.min():.3g}–{inside.max():.3g}" if len(inside) else "")
+        low, high = (f"{v:.3g}" for v in (inside.min(), inside.max())) if len(inside) else ("", "")
+        labels.append(low if low == high else f"{low}–{high}")
         xs.append(float(np.median(inside)) if len(inside) else None)
     return codes, labels, xs, True

@@ -22,6 +22,11 @@ resolution, an error of order (its sd / the widest sd)² < 1e-4. Weights are nor
 
 :func:`best_probabilities_mc` samples the same model; tests use it to check the integration.
 Scores are "larger is better" here: for ``min`` mode pass the negated validation scores.
+
+Diverged trials (``ok`` False in :func:`noise_aware`) have no validation score to be noisy about: they
+sit at the worst ``ok`` score only by convention and rank below every ``ok`` trial, so they are left
+out of eq. 5 (weight 0) in each experiment that has an ``ok`` trial; an experiment of diverged trials
+only weighs them as usual (they all sit at the same score).
 """
 
 from __future__ import annotations
@@ -61,13 +66,19 @@ def binomial_variance(score: np.ndarray, n: np.ndarray) -> np.ndarray:
     return np.clip(score * (1.0 - score), 0.0, None) / (np.asarray(n, dtype=float) - 1.0)
 
 
-def best_probabilities(mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
+def best_probabilities(mean: np.ndarray, sd: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
     """Eq. 5 by numerical integration: P(X_i is the largest) for independent X_i ~ N(mean_i, sd_i²).
 
     ``mean`` and ``sd`` have shape (s,) for one experiment or (N, s) for N experiments of s trials.
-    Returns weights of the same shape; each experiment's weights sum to 1.
+    ``present`` (same shape, boolean) leaves the trials where it is False out: weight 0, as if absent;
+    each experiment needs one present trial. Returns weights of the same shape; each experiment's
+    weights sum to 1.
     """
-    w = _integrated(*_as_rows(mean, sd))
+    means, sds = _as_rows(mean, sd)
+    rows = np.ones(means.shape, dtype=bool) if present is None else np.atleast_2d(np.asarray(present, dtype=bool))
+    if rows.shape != means.shape or not rows.any(axis=1).all():
+        raise ValueError(f"present must have the shape of mean, {np.shape(mean)}, and a True in each experiment.")
+    w = _integrated(means, sds, rows)
     w /= w.sum(axis=1, keepdims=True)
     return w.reshape(np.shape(mean))
 
@@ -99,13 +110,23 @@ def mixture(weights: np.ndarray, test: np.ndarray, test_var: np.ndarray) -> tupl
 
 
 def noise_aware(
-    oriented_val: np.ndarray, val_n: np.ndarray, test: np.ndarray, test_n: np.ndarray, raw_val: np.ndarray
+    oriented_val: np.ndarray,
+    val_n: np.ndarray,
+    test: np.ndarray,
+    test_n: np.ndarray,
+    raw_val: np.ndarray,
+    ok: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Eq. 5–6 for experiments laid out as rows: returns (weights, mixture means, mixture sds).
 
-    ``raw_val`` gives the variances (v(1−v) uses the score itself, not its orientation).
+    ``raw_val`` gives the variances (v(1−v) uses the score itself, not its orientation). ``ok`` False
+    marks diverged trials: weight 0 in each row that has an ok trial (module docstring).
     """
-    weights = best_probabilities(oriented_val, np.sqrt(binomial_variance(raw_val, val_n)))
+    present = None
+    if ok is not None:
+        ok = np.asarray(ok, dtype=bool)
+        present = ok | ~ok.any(axis=-1, keepdims=True)
+    weights = best_probabilities(oriented_val, np.sqrt(binomial_variance(raw_val, val_n)), present)
     mu, sd = mixture(weights, test, binomial_variance(test, test_n))
     return weights, mu, sd
 
@@ -123,13 +144,15 @@ def _as_rows(mean: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.atleast_2d(mean), np.atleast_2d(sd)
 
 
-def _integrated(mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
-    """Unnormalised eq. 5 weights per row; rows sum to 1 up to quadrature error (< 1e-10)."""
+def _integrated(mean: np.ndarray, sd: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
+    """Unnormalised eq. 5 weights per row (0 where not ``present``); rows sum to 1 up to quadrature error (< 1e-10)."""
     rows, s = mean.shape
     if s == 1:
         return np.ones_like(mean)
-    point = sd == 0
-    cont = ~point
+    if present is None:
+        present = np.ones(mean.shape, dtype=bool)
+    point = (sd == 0) & present
+    cont = (sd > 0) & present
     top_point = np.where(point, mean, -np.inf).max(axis=1)  # −inf: no point mass in the row
     lo, hi = _window(mean, sd, cont, top_point)
     # widen what the largest grid cannot resolve (module docstring), then place the window again

@@ -8,6 +8,7 @@ expected_best.png/.svg         E[test of best-of-n] against n, with and without 
 trials_needed.png/.svg         P(best of s in the top q); gain and cost of doubling the trials
 marginals.png/.svg             mean validation score ± 95% CI per value/bin, interactions as lines
 importance.png/.svg            fANOVA importances (only with ``importance=True``)
+comparison.png/.svg            random efficiency boxes with grid lines and Sobol curves (only with ``compare``)
 efficiency.csv                 the ``efficiency`` rows of the report
 efficiency_experiments.csv     every experiment: s, its first trial, its result, its eq. 5–6 score
 expected_best.csv              n (powers of two and log-spaced), mean and sd with/without replacement
@@ -16,6 +17,7 @@ trials_needed_doublings.csv    s → 2s: expected best at both, gain, extra tria
 best_trials.csv                the 20 trials most probably best (by validation without set sizes)
 marginals.csv                  every marginal point
 importance.csv                 param, importance, scope, trials (only with ``importance=True``)
+comparison.csv                 a row per grid and per (compared curve, s), :meth:`Comparison.rows` (only with ``compare``)
 summary.txt, report.json       ``Report.summary_text()`` and ``Report.to_json()``
 =============================  ===============================================================
 """
@@ -25,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +37,7 @@ import pandas as pd
 from analysis.best_of_n import curve_sizes, expected_best
 from analysis.best_trial import best_choice
 from analysis.budget import Doubling, trials_needed
+from analysis.compare import ROW_COLUMNS, TableSource, compare_strategies
 from analysis.efficiency import efficiency_curve
 from analysis.importance import fanova_importance
 from analysis.marginals import marginal_effects
@@ -59,19 +62,23 @@ def analyze(
     importance: bool = True,
     figures: bool = True,
     seed: int = 0,
+    compare: Sequence[tuple[str, str, TableSource]] | None = None,
 ) -> Report:
     """Analyse a trials table (path or DataFrame, see :mod:`analysis.table`) into ``out_dir``.
 
     ``mode`` is the score's direction ("max" or "min"); ``distributions`` the sweep's search space
     by parameter name (inferred from the table when absent); ``references`` horizontal lines on the
     efficiency plot, e.g. ``{"grid search": 0.81}``; ``importance=False`` skips fANOVA (the slow
-    part) and ``figures=False`` the figures. Raises ``DataError`` for an invalid table.
+    part) and ``figures=False`` the figures. ``compare`` lists other searches of the same space as
+    ``(label, kind, table)`` with kind ``"grid"``, ``"sobol"`` or ``"random"`` (:mod:`analysis.compare`).
+    Raises ``DataError`` for an invalid table and ``UsageError`` for an invalid argument.
     """
     trials = TrialTable.from_frame(table, mode=mode)
     references = _checked_references(references)
+    curve = efficiency_curve(trials)
+    comparison = compare_strategies(curve, compare, mode=mode) if compare else None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    curve = efficiency_curve(trials)
     sizes = curve_sizes(trials.size, dense=DENSE_SIZES)
     best = best_choice(trials)
     report = Report(
@@ -79,13 +86,14 @@ def analyze(
         metric_name=metric_name,
         counts=trials.counts,
         efficiency=curve,
-        expected_best=expected_best(trials.oriented_val, trials.test, sizes),
-        expected_best_replacement=expected_best(trials.oriented_val, trials.test, sizes, replacement=True),
+        expected_best=expected_best(trials.rank_val, trials.test, sizes),
+        expected_best_replacement=expected_best(trials.rank_val, trials.test, sizes, replacement=True),
         trials_needed=trials_needed(trials),
         best=best,
         ranking=best.ranking(trials),
         importance=fanova_importance(trials, distributions, seed=seed) if importance else None,
         marginals=marginal_effects(trials, distributions),
+        comparison=comparison,
     )
     files = _write_tables(report, trials, out)
     if figures:
@@ -132,6 +140,8 @@ def _write_tables(report: Report, trials: TrialTable, out: Path) -> list[Path]:
         tables["importance"] = pd.DataFrame(
             [dataclasses.asdict(i) for i in report.importance], columns=["param", "importance", "scope", "trials"]
         )
+    if report.comparison is not None:
+        tables["comparison"] = pd.DataFrame(report.comparison.rows(), columns=list(ROW_COLUMNS))
     paths = []
     for stem, frame in tables.items():
         path = out / f"{stem}.csv"
@@ -173,4 +183,6 @@ def _write_figures(report: Report, out: Path, references: Mapping[str, float]) -
     }
     if report.importance is not None:
         figures["importance"] = plots.importance_figure(report.importance, metric_name=name)
+    if report.comparison is not None:
+        figures["comparison"] = plots.comparison_figure(report.comparison, metric_name=name)
     return [path for stem, fig in figures.items() for path in plots.save_figure(fig, out, stem)]

@@ -13,6 +13,9 @@
 ``expected_best``      rows n (powers of two): mean, sd, with and without replacement
 ``trials_needed``      ``rows`` (s and P for each q), ``needed_95``, ``doublings``, ``mean_train_seconds``
 ``importance``         rows param, importance, scope, trials; null when not computed
+``comparison``         ``references`` (grids: label, trials, best, noise_mean, noise_sd, reached_at,
+                       noise_reached_at) and ``curves`` (label, kind, trials, rows of s, blocks, median,
+                       min, max, noise_median); null without ``compare``
 ``files``              paths written
 """
 
@@ -26,6 +29,7 @@ from pathlib import Path
 from analysis.best_of_n import ExpectedBest
 from analysis.best_trial import BestChoice, TrialChoice
 from analysis.budget import TrialsNeeded, time_unit
+from analysis.compare import BlockCurve, Comparison, Reference
 from analysis.efficiency import EfficiencyCurve
 from analysis.importance import WHERE_ACTIVE, ParamImportance
 from analysis.marginals import Marginal
@@ -47,6 +51,7 @@ class Report:
     ranking: tuple[TrialChoice, ...]
     importance: tuple[ParamImportance, ...] | None
     marginals: tuple[Marginal, ...]
+    comparison: Comparison | None = None
     files: tuple[Path, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
@@ -75,6 +80,7 @@ class Report:
                 "mean_train_seconds": need.mean_train_seconds,
             },
             "importance": None if self.importance is None else [asdict(i) for i in self.importance],
+            "comparison": None if self.comparison is None else self.comparison.to_dict(),
             "files": [str(f) for f in self.files],
         }
         return _plain(data)  # type: ignore[return-value]
@@ -128,6 +134,9 @@ class Report:
                 "Importance (fANOVA): "
                 + ", ".join(f"{i.param} {i.importance:.2f}" + (" (where active)" if i.scope == WHERE_ACTIVE else "") for i in self.importance)
             )
+        if self.comparison is not None:
+            lines += [_reference_line(r, m) for r in self.comparison.references]
+            lines += [_curve_line(c, m) for c in self.comparison.curves]
         if self.files:
             lines.append(f"{len(self.files)} files written to {self.files[0].parent}")
         return "\n".join(lines)
@@ -136,6 +145,23 @@ class Report:
 def _choice_line(title: str, choice: TrialChoice, metric_name: str) -> str:
     p = "" if choice.p_best is None else f", P(truly best) = {choice.p_best:.3f}"
     return f"{title}: trial {choice.trial_index} (val {metric_name} {choice.val_score:.4f}, test {choice.test_score:.4f}{p})"
+
+
+def _reference_line(ref: Reference, metric_name: str) -> str:
+    noise = "" if ref.noise_mean is None else f" (eq. 5–6: {ref.noise_mean:.4f} ± {ref.noise_sd:.4f})"
+    line = f"{ref.label} (grid, {ref.trials} trials): best test {metric_name} {ref.best:.4f}{noise}; the median random experiment "
+    line += "never reaches it" if ref.reached_at is None else f"reaches it at s = {ref.reached_at}"
+    if ref.noise_mean is not None:
+        at = "never" if ref.noise_reached_at is None else f"s = {ref.noise_reached_at}"
+        line += f" (eq. 5–6 on both sides: {at})"
+    return line
+
+
+def _curve_line(curve: BlockCurve, metric_name: str) -> str:
+    unit = "aligned blocks of s Sobol points" if curve.kind == "sobol" else "i.i.d. experiments of s trials"
+    shown = curve.rows[:: max(1, len(curve.rows) // 5)]
+    return (f"{curve.label} ({curve.kind}, {curve.trials} trials): median test {metric_name} over {unit}: "
+            + ", ".join(f"s={r.s} {r.median:.4f}" for r in shown))
 
 
 def _plain(value: object) -> object:

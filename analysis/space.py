@@ -46,6 +46,11 @@ class ParamSpace:
 
         return isinstance(self.distributions[name], CategoricalDistribution)
 
+    def is_integer(self, name: str) -> bool:
+        from optuna.distributions import IntDistribution
+
+        return isinstance(self.distributions[name], IntDistribution)
+
     def is_log(self, name: str) -> bool:
         return bool(getattr(self.distributions[name], "log", False))
 

@@ -18,6 +18,9 @@ Rules fixed here, used by every analysis:
 * ``diverged`` trials stay in as real results of their configs, at the worst score: the worst
   finite validation (test) score among the table's ``ok`` trials. This keeps means finite and
   makes a diverged trial never better than an ``ok`` one.
+* Ranked by validation, a diverged trial loses every tie with an ``ok`` trial (it ties only with
+  the worst ones): :attr:`TrialTable.rank_val` is what every best-by-validation choice ranks by,
+  and the eq. 5–6 weights give it no chance of being best beside an ``ok`` trial.
 * A diverged trial with no set sizes gets the median sizes of the ``ok`` trials.
 """
 
@@ -152,6 +155,23 @@ class TrialTable:
     @property
     def oriented_val(self) -> np.ndarray:
         return self.sign * self.val
+
+    @property
+    def ok(self) -> np.ndarray:
+        """True for the ``ok`` trials, False for the diverged ones."""
+        return self.status == "ok"
+
+    @property
+    def rank_val(self) -> np.ndarray:
+        """``oriented_val`` to rank trials by: each diverged trial one float step below the worst ``ok`` score.
+
+        So a diverged trial ranks strictly below the ``ok`` trials it would tie with, still ties with the
+        other diverged trials, and nothing else moves; without diverged trials this is ``oriented_val``.
+        """
+        rank = self.oriented_val
+        diverged = ~self.ok
+        rank[diverged] = np.nextafter(rank[diverged], -np.inf)
+        return rank
 
     @property
     def has_set_sizes(self) -> bool:
