@@ -98,7 +98,8 @@ class LSTMConfig:
     weight_decay: float = 0.0
     batch_size: int = 64
     window: int | None = None  # steps of a series window; None: the data set's own ``window``
-    stateful: bool = False  # carry (h, c) across consecutive windows of a series (experiments.series)
+    stateful: bool = False  # carry (h, c) across consecutive windows of a series (experiments.stateful);
+    #                         a bidirectional model carries its forward direction only
     class_weight: str = "none"  # "balanced": cross-entropy weights n / (K · count_k) of the training labels
 
     @classmethod

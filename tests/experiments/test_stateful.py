@@ -127,3 +127,11 @@ def test_stateful_or_a_window_on_data_that_is_not_a_series_is_refused():
         train_trial(LSTMConfig(stateful=True), data, TrainingSettings(max_epochs=1), "mse", 0)
     with pytest.raises(ValueError, match="^window: acts on the windows of a series"):
         train_trial(LSTMConfig(window=5), data, TrainingSettings(max_epochs=1), "mse", 0)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_stateful_trial_trains_on_cuda_with_mixed_precision(two_series):
+    config = LSTMConfig(units=16, layers=2, bidirectional=True, stateful=True, batch_size=4, lr=1e-2)
+    result = train_trial(config, two_series, TrainingSettings(max_epochs=3), "mse", 0, device="cuda")
+    assert result.status == "ok" and np.isfinite(result.val_score) and result.device.startswith("cuda (")
