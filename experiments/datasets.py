@@ -1,9 +1,11 @@
 """The data sets a trial trains on: MNIST-1D, the adding problem and a user's ``.npz``, as numpy arrays.
 
 :func:`load_dataset` turns dataset settings into a :class:`Dataset` with fixed train/validation/test
-splits. It is cached per process, so a worker that runs many trials builds or reads the data once;
-with a ``cache_dir``, MNIST-1D (seconds to generate) is also kept on disk, so no later process
-generates it again. No torch here: the trainable moves the arrays to tensors.
+splits; a table of time series, into a :class:`~experiments.series.SeriesData`, which cuts each
+trial's windows (:meth:`Dataset.for_trial`). It is cached per process, so a worker that runs many
+trials builds or reads the data once; with a ``cache_dir``, MNIST-1D (seconds to generate) is also
+kept on disk, so no later process generates it again. ``positive_class`` turns MNIST-1D into one
+digit against the rest (labels 1 and 0). No torch here: the trainable moves the arrays to tensors.
 """
 
 from __future__ import annotations
@@ -17,11 +19,16 @@ import zipfile
 from importlib.metadata import version
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from experiments.settings import MNIST1D, Adding, NpzFile, Task
+from experiments.settings import MNIST1D, Adding, NpzFile, Series, Task
 from experiments.errors import DataError
+
+if TYPE_CHECKING:
+    from experiments.hyperparams import LSTMConfig
+    from experiments.series import SeriesData
 
 #: largest ``.npz`` file :func:`load_dataset` reads (it is loaded whole into memory)
 MAX_NPZ_BYTES = 4 * 2**30
@@ -82,17 +89,28 @@ class Dataset:
     def sizes(self) -> SplitSizes:
         return SplitSizes(len(self.y_train), len(self.y_val), len(self.y_test))
 
+    def for_trial(self, config: LSTMConfig) -> Dataset:
+        """The data a trial of ``config`` trains on: this data set itself (a series cuts windows per trial)."""
+        return self
 
-def load_dataset(settings: MNIST1D | Adding | NpzFile, cache_dir: Path | None = None) -> Dataset:
+
+def load_dataset(
+    settings: MNIST1D | Adding | NpzFile | Series, cache_dir: Path | None = None
+) -> Dataset | SeriesData:
     """Build or read the data set ``settings`` describe; cached per process.
 
     A ``.npz`` is cached by path, size and modification time, so an edited file is read again.
     ``cache_dir``: where a generated MNIST-1D is kept between processes, keyed by its settings and
     the generator's version (an unreadable file is generated again and replaced).
-    Raises :class:`~experiments.errors.DataError` for a missing or malformed ``.npz``.
+    A table of series is cached as a ``.npz`` is (:func:`experiments.series.load_series`).
+    Raises :class:`~experiments.errors.DataError` for a missing or malformed ``.npz`` or table.
     """
     if isinstance(settings, MNIST1D):
         return _mnist1d(settings, cache_dir)
+    if isinstance(settings, Series):
+        from experiments.series import load_series
+
+        return load_series(settings)
     if isinstance(settings, Adding):
         return _adding(settings)
     if isinstance(settings, NpzFile):
@@ -117,6 +135,9 @@ def clear_dataset_cache() -> None:
     """Forget the data sets :func:`load_dataset` built in this process (frees their memory)."""
     for cached in (_mnist1d, _adding, _npz):
         cached.cache_clear()
+    from experiments.series import clear_series_cache
+
+    clear_series_cache()
 
 
 def _seeded(seed: int, stream: int) -> np.random.Generator:
@@ -130,9 +151,12 @@ def _split_indices(n: int, n_val: int, n_test: int, rng: np.random.Generator):
 
 @functools.lru_cache(maxsize=4)
 def _mnist1d(settings: MNIST1D, cache_dir: Path | None) -> Dataset:
+    if settings.positive_class is not None:
+        ten_classes = _mnist1d(settings.model_copy(update={"positive_class": None}), cache_dir)
+        return _one_against_rest(ten_classes, settings.positive_class)
     if cache_dir is None:
         return _generate_mnist1d(settings)
-    key = f"{settings.model_dump_json()} mnist1d {version('mnist1d')} format {CACHE_FORMAT}"
+    key = f"{settings.model_dump_json(exclude={'positive_class'})} mnist1d {version('mnist1d')} format {CACHE_FORMAT}"
     path = cache_dir / f"mnist1d-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -142,6 +166,13 @@ def _mnist1d(settings: MNIST1D, cache_dir: Path | None) -> Dataset:
     data = _generate_mnist1d(settings)
     _write_atomically(path, {name: getattr(data, name) for name in SPLIT_ARRAYS})
     return data
+
+
+def _one_against_rest(data: Dataset, positive: int) -> Dataset:
+    """``data`` with labels 1 for class ``positive`` and 0 for every other class (binary)."""
+    labels = {name: (getattr(data, name) == positive).astype(np.int64) for name in ("y_train", "y_val", "y_test")}
+    return Dataset(f"{data.name}-{positive}-vs-rest", data.task, 2, data.x_train, labels["y_train"], data.x_val,
+                   labels["y_val"], data.x_test, labels["y_test"])
 
 
 def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -11,6 +11,11 @@ Rules (applied by :func:`normalize`, so what is recorded is what was trained):
 * ``momentum`` only acts for ``sgd`` and ``rmsprop``; otherwise it is inactive (``None``).
 
 Inactive parameters are ``None`` in the trial's config; the analysis treats them as absent.
+
+``window``, ``stateful`` and ``class_weight`` have no rule here: they act on every trial of a data set
+that takes them (``window`` and ``stateful``: a ``series``; ``class_weight``: a classification), and a
+space that searches them on another data set is refused before the sweep
+(:func:`experiments.checks.check_params`). ``window`` ``None`` is the data set's own window.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 PLACEMENTS = ("none", "input", "between", "output")
 OPTIMIZERS = ("sgd", "adam", "adamw", "adagrad", "rmsprop")
 MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")
+CLASS_WEIGHTS = ("none", "balanced")
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,9 @@ DOMAINS: dict[str, Domain] = {
     "momentum": Domain(float, 0.0, 1.0, high_open=True),
     "weight_decay": Domain(float, 0.0, 1.0),
     "batch_size": Domain(int, 1, 65536),
+    "window": Domain(int, 1, 100_000),
+    "stateful": Domain(bool),
+    "class_weight": Domain(str, choices=CLASS_WEIGHTS),
 }
 
 
@@ -88,6 +97,10 @@ class LSTMConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     batch_size: int = 64
+    window: int | None = None  # steps of a series window; None: the data set's own ``window``
+    stateful: bool = False  # carry (h, c) across consecutive windows of a series (experiments.stateful);
+    #                         a bidirectional model carries its forward direction only
+    class_weight: str = "none"  # "balanced": cross-entropy weights n / (K · count_k) of the training labels
 
     @classmethod
     def from_params(cls, params: Mapping[str, object]) -> LSTMConfig:
@@ -111,6 +124,15 @@ def normalize(params: Mapping[str, object]) -> dict[str, object]:
     if out.get("optimizer", LSTMConfig.optimizer) not in MOMENTUM_OPTIMIZERS and "momentum" in out:
         out["momentum"] = None
     return out
+
+
+def dropout_at(config: LSTMConfig, placement: str) -> float:
+    """The dropout rate that acts at ``placement`` (0 where it does not; ``between`` needs 2+ layers)."""
+    if config.dropout_placement not in PLACEMENTS:
+        raise ValueError(f"dropout_placement: expected one of {', '.join(PLACEMENTS)}, got {config.dropout_placement!r}")
+    if config.dropout_placement != placement or (placement == "between" and config.layers < 2):
+        return 0.0
+    return float(config.dropout or 0.0)
 
 
 HYPERPARAMETERS = tuple(f.name for f in dataclasses.fields(LSTMConfig))

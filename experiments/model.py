@@ -1,28 +1,24 @@
 """The LSTM model family: :class:`LSTMModel`, its parameter count and its training-memory estimate.
 
 The model reads a batch (batch, timesteps, features) with ``nn.LSTM`` (cuDNN on GPU, oneDNN on CPU)
-and maps the last layer's final hidden state(s) to ``n_outputs`` with a linear head.
+and maps the last layer's final hidden state(s) to ``n_outputs`` with a linear head: one prediction
+per window, from its last step. :meth:`LSTMModel.step` also starts from a given (h, c) and returns
+the final one, for stateful training over consecutive windows (:mod:`experiments.stateful`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from experiments.hyperparams import PLACEMENTS, LSTMConfig
-
-FLOAT32_BYTES = 4
-
-
-def _dropout_at(config: LSTMConfig, placement: str) -> float:
-    """The dropout rate that acts at ``placement`` (0 where it does not; ``between`` needs 2+ layers)."""
-    if config.dropout_placement not in PLACEMENTS:
-        raise ValueError(f"dropout_placement: expected one of {', '.join(PLACEMENTS)}, got {config.dropout_placement!r}")
-    if config.dropout_placement != placement or (placement == "between" and config.layers < 2):
-        return 0.0
-    return float(config.dropout or 0.0)
+from experiments.hyperparams import LSTMConfig, dropout_at
+from experiments.sizing import (  # noqa: F401 - re-exported: the model's sizes by formula
+    FLOAT32_BYTES,
+    MemoryEstimate,
+    estimate_training_memory,
+    optimizer_state_tensors,
+    param_count,
+)
 
 
 class LSTMModel(nn.Module):
@@ -39,103 +35,33 @@ class LSTMModel(nn.Module):
         if n_features < 1 or n_outputs < 1:
             raise ValueError(f"n_features and n_outputs must be >= 1, got {n_features} and {n_outputs}")
         self.directions = 2 if config.bidirectional else 1
-        self.input_dropout = nn.Dropout(_dropout_at(config, "input"))
+        self.input_dropout = nn.Dropout(dropout_at(config, "input"))
         self.lstm = nn.LSTM(
             n_features,
             config.units,
             num_layers=config.layers,
             batch_first=True,
             bidirectional=config.bidirectional,
-            dropout=_dropout_at(config, "between"),
+            dropout=dropout_at(config, "between"),
         )
-        self.output_dropout = nn.Dropout(_dropout_at(config, "output"))
+        self.output_dropout = nn.Dropout(dropout_at(config, "output"))
         self.head = nn.Linear(config.units * self.directions, n_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _, (h_n, _) = self.lstm(self.input_dropout(x))
+        return self._head(h_n, x.shape[0])
+
+    def step(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]) -> tuple[
+        torch.Tensor, tuple[torch.Tensor, torch.Tensor]
+    ]:
+        """Predictions for ``x`` read from ``state`` = (h_0, c_0), and the final (h_n, c_n).
+
+        Both states are (layers * directions, batch, units), as ``nn.LSTM`` takes and returns them.
+        """
+        _, (h_n, c_n) = self.lstm(self.input_dropout(x), state)
+        return self._head(h_n, x.shape[0]), (h_n, c_n)
+
+    def _head(self, h_n: torch.Tensor, batch: int) -> torch.Tensor:
         # h_n: (layers * directions, batch, units); the last layer's directions are its last rows.
-        last = h_n[-self.directions :].transpose(0, 1).reshape(x.shape[0], -1)
+        last = h_n[-self.directions :].transpose(0, 1).reshape(batch, -1)
         return self.head(self.output_dropout(last))
-
-
-def param_count(config: LSTMConfig, n_features: int, n_outputs: int) -> int:
-    """Trainable parameters of ``LSTMModel(config, n_features, n_outputs)``, by formula.
-
-    Per layer and direction ``4h(i + h + 2)`` (input and recurrent weights of the four gates and
-    torch's two bias vectors), with ``i = n_features`` for the first layer and ``h * directions``
-    above; plus the head ``(h * directions + 1) * n_outputs``.
-    """
-    h, d = config.units, 2 if config.bidirectional else 1
-    total = 0
-    for layer in range(config.layers):
-        i = n_features if layer == 0 else h * d
-        total += d * 4 * h * (i + h + 2)
-    return total + (h * d + 1) * n_outputs
-
-
-@dataclass(frozen=True)
-class MemoryEstimate:
-    """Bytes one training step needs at its peak (float32), by part."""
-
-    weights: int
-    gradients: int
-    optimizer_state: int
-    activations: int
-
-    @property
-    def total(self) -> int:
-        return self.weights + self.gradients + self.optimizer_state + self.activations
-
-
-def optimizer_state_tensors(config: LSTMConfig) -> int:
-    """Tensors of the size of the parameters that the optimizer keeps."""
-    momentum = bool(config.momentum)
-    return {
-        "adam": 2,
-        "adamw": 2,
-        "adagrad": 1,
-        "sgd": 1 if momentum else 0,
-        "rmsprop": 2 if momentum else 1,
-    }[config.optimizer]
-
-
-def estimate_training_memory(
-    config: LSTMConfig, n_features: int, n_outputs: int, timesteps: int, batch_size: int
-) -> MemoryEstimate:
-    """Estimated peak memory of one CPU training step, float32; the data set and torch itself excluded.
-
-    With P = :func:`param_count`, B = batch, T = timesteps, h = units, d = directions, L = layers,
-    i_l = input width of layer l (``n_features``, then ``h·d``), all in floats of 4 bytes:
-
-    * weights = gradients = P; optimizer state = P × its state tensors (adam/adamw 2, adagrad 1,
-      sgd 1 with momentum else 0, rmsprop 1, +1 with momentum).
-    * activations, what autograd keeps for the backward pass of ``nn.LSTM`` on oneDNN:
-      per layer and direction the workspace ``B·(T+1)·(9h + 6·max(i_l, h))`` (gates, hidden and
-      cell states of every step) and ``1.5·B·T·h`` (the layer's output and its gradient); plus the
-      transient of the first backward layer, ``6·B·T·h`` scratch and one layer-direction's weights
-      ``4h(i + h + 2)`` reordered; plus ``B·T·F`` input, and dropout's kept output and bool mask
-      (1.25 floats an element) for ``input`` (B·T·F) and ``between`` ((L−1)·B·T·h·d) placements.
-
-    Calibrated against the peak of the torch CPU allocator (``total_allocated`` of the profiler's
-    allocation events) over 212 configs (h 32–256, L 1–3, uni/bidirectional, T 10–100, B 32–128,
-    F 1–16): within −8%…+7%; on random held-out configs (h to 384, L to 4, T to 150, every
-    placement and optimizer) within −3%…+8%. Peak RSS grows less, as oneDNN leaves part of its
-    workspace untouched; on cuDNN the workspace differs. Both: treat this as an upper bound there.
-    """
-    h, d, L = config.units, 2 if config.bidirectional else 1, config.layers
-    B, T, F = batch_size, timesteps, n_features
-    p = param_count(config, n_features, n_outputs)
-    floats = 0.0
-    for layer in range(L):
-        i = F if layer == 0 else h * d
-        floats += d * (B * (T + 1) * (9 * h + 6 * max(i, h)) + 1.5 * B * T * h)
-    widest = F if L == 1 else h * d
-    floats += 6 * B * T * h + 4 * h * (widest + h + 2) + B * T * F
-    floats += 1.25 * B * T * F * (_dropout_at(config, "input") > 0)
-    floats += 1.25 * (L - 1) * B * T * h * d * (_dropout_at(config, "between") > 0)
-    return MemoryEstimate(
-        weights=FLOAT32_BYTES * p,
-        gradients=FLOAT32_BYTES * p,
-        optimizer_state=FLOAT32_BYTES * p * optimizer_state_tensors(config),
-        activations=int(FLOAT32_BYTES * floats),
-    )

@@ -8,16 +8,26 @@ from typing import Literal
 TrialStatus = Literal["ok", "diverged", "error", "infra"]
 
 
+#: EpochMetrics' optional fields, left out of :meth:`EpochMetrics.as_dict` while None
+OPTIONAL_EPOCH_FIELDS = ("val_sensitivity", "val_specificity", "note")
+
+
 @dataclass(frozen=True)
 class EpochMetrics:
     epoch: int  # 1-based
-    train_loss: float
-    val_loss: float
+    train_loss: float  # mean training loss of the epoch (class-weighted when class_weight is balanced)
+    val_loss: float  # mean validation loss, never class-weighted
     val_score: float  # the objective metric on the validation set
     seconds: float  # wall time of this epoch, training and validation
+    # two classes only (positive class 1): recall of class 1 and of class 0 on the validation set;
+    # None when not binary, or undefined (no positives / no negatives: then ``note`` says why)
+    val_sensitivity: float | None = None
+    val_specificity: float | None = None
+    note: str | None = None
 
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+    def as_dict(self) -> dict[str, float | str]:
+        """The fields by name; the optional ones only when set (so a 10-class trial's dict is as before)."""
+        return {k: v for k, v in asdict(self).items() if v is not None or k not in OPTIONAL_EPOCH_FIELDS}
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,12 @@ METRICS: dict[str, tuple[Literal["max", "min"], Task | None]] = {
     "accuracy": ("max", "classification"),
     "loss": ("min", None),
     "mse": ("min", "regression"),
+    "balanced_accuracy": ("max", "classification"),
+    "macro_f1": ("max", "classification"),
+    "auroc": ("max", "classification"),
 }
+#: objective metrics defined for two classes only (the positive class is label 1)
+BINARY_METRICS = frozenset({"auroc"})
 
 
 class _Settings(BaseModel):
@@ -31,8 +36,15 @@ class MNIST1D(_Settings):
     samples: int = Field(4000, ge=100, le=1_000_000, description="generated samples; 80% train+val, 20% test")
     val_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="share of the training part kept for validation")
     seed: int = Field(42, ge=0, description="generator seed of the data (not of the trials)")
+    positive_class: int | None = Field(
+        None, ge=0, le=9, description="one digit against the rest: its label becomes 1, every other 0 (2 classes)"
+    )
 
     task: Task = Field("classification", frozen=True, exclude=True)
+
+    @property
+    def n_classes(self) -> int:
+        return 10 if self.positive_class is None else 2
 
 
 class Adding(_Settings):
@@ -60,15 +72,82 @@ class NpzFile(_Settings):
 
     @model_validator(mode="after")
     def _fractions_leave_training_data(self) -> NpzFile:
-        if self.val_fraction + self.test_fraction >= 1.0:
-            raise ValueError(
-                f"val_fraction + test_fraction must be < 1 to leave training data, "
-                f"got {self.val_fraction} + {self.test_fraction}; lower one of them"
-            )
+        _check_fractions(self.val_fraction, self.test_fraction)
         return self
 
 
-DatasetSettings = Annotated[MNIST1D | Adding | NpzFile, Field(discriminator="name")]
+def _check_fractions(val_fraction: float, test_fraction: float) -> None:
+    if val_fraction + test_fraction >= 1.0:
+        raise ValueError(
+            f"val_fraction + test_fraction must be < 1 to leave training data, "
+            f"got {val_fraction} + {test_fraction}; lower one of them"
+        )
+
+
+class Series(_Settings):
+    """Time series from a table (CSV, or Parquet by the suffix ``.parquet``/``.pq``), cut into windows.
+
+    One long series, or several keyed by the ``id`` column, each sorted by the ``time`` column when
+    given (else kept in file order). Each series is split in time: its first rows train, the next
+    ``val_fraction`` validate, the last ``test_fraction`` test; windows are cut within each part, so
+    none crosses a split. A window of ``window`` steps (a trial's ``window`` hyperparameter, when
+    searched, replaces it) reads the ``features`` and predicts the ``target`` ``horizon`` steps after
+    its last step; windows start every ``stride`` steps (stateless trials; stateful ones use stride =
+    window). Features and a regression target are standardised with the mean and standard deviation
+    of the training part of all series, so regression metrics are on that standardised scale.
+    """
+
+    name: Literal["series"] = "series"
+    path: Path = Field(description="a .csv, or a .parquet/.pq file")
+    target: str = Field(description="the column to predict")
+    features: tuple[str, ...] | None = Field(
+        None, min_length=1, description="input columns; default for regression: the target alone"
+    )
+    id: str | None = Field(None, description="column naming the series of each row, for several series")
+    time: str | None = Field(
+        None, description="column to sort each series by (numbers, or text such as ISO dates); default: file order"
+    )
+    task: Task = "regression"
+    window: int = Field(ge=1, le=100_000, description="steps a window reads (the default of the window hyperparameter)")
+    stride: int = Field(1, ge=1, le=100_000, description="steps between the starts of stateless windows")
+    horizon: int = Field(
+        1, ge=0, le=100_000, description="target steps after a window's last step; >= 1 for regression"
+    )
+    val_fraction: float = Field(0.15, gt=0.0, lt=1.0, description="share of each series validating, after training")
+    test_fraction: float = Field(0.15, gt=0.0, lt=1.0, description="share of each series testing, at its end")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Series:
+        _check_fractions(self.val_fraction, self.test_fraction)
+        if self.task == "regression" and self.horizon < 1:
+            raise ValueError(
+                f"horizon: a regression forecasts the target at least 1 step after the window, got {self.horizon}; "
+                f"set horizon >= 1"
+            )
+        if self.task == "classification" and self.features is None:
+            raise ValueError(
+                f"features: a classification names its input columns (the label column {self.target!r} alone "
+                f"would leak the label); set features: [column, ...]"
+            )
+        features = self.features or ()
+        if len(set(features)) != len(features):
+            twice = sorted({f for f in features if features.count(f) > 1})
+            raise ValueError(f"features: {twice[0]!r} is listed twice; list each column once")
+        for key in ("id", "time"):
+            column = getattr(self, key)
+            if column is not None and (column == self.target or (key == "id" and column in features)):
+                raise ValueError(
+                    f"{key}: column {column!r} is also the target or a feature; name another column for {key}"
+                )
+        return self
+
+    @property
+    def feature_columns(self) -> tuple[str, ...]:
+        """The input columns: ``features``, or the target alone."""
+        return self.features or (self.target,)
+
+
+DatasetSettings = Annotated[MNIST1D | Adding | NpzFile | Series, Field(discriminator="name")]
 
 
 class TrainingSettings(_Settings):

@@ -4,6 +4,11 @@
 and evaluates the test set once with them. A NaN/inf training loss ends the trial as ``diverged``:
 a result of the config, not an exception. The loop is a bare PyTorch loop (tensors moved once per
 data set and process, batches by index slicing, one host sync per epoch) so that it costs no speed.
+
+A series (:mod:`experiments.series`) gives each trial the windows of its config. Stateless trials
+shuffle them every epoch, each window starting from a zero state; stateful trials run them in order
+as parallel streams, carrying (h, c) from batch to batch (:mod:`experiments.stateful`), in training
+and in evaluation alike.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import math
 import time
 import warnings
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,11 +26,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from experiments.checks import check_objective
 from experiments.datasets import SPLIT_ARRAYS, Dataset
-from experiments.hyperparams import OPTIMIZERS, LSTMConfig
+from experiments.hyperparams import CLASS_WEIGHTS, OPTIMIZERS, LSTMConfig
+from experiments.metrics import Evaluation, binary_rates
 from experiments.model import LSTMModel, estimate_training_memory
 from experiments.results import EpochMetrics, TrialResult
-from experiments.settings import METRICS, Task, TrainingSettings
+from experiments.series import SeriesData, StreamDataset
+from experiments.settings import BINARY_METRICS, METRICS, Task, TrainingSettings
+from experiments.stateful import stream_batches
 
 
 @dataclass(frozen=True)
@@ -40,7 +49,16 @@ class DatasetTensors:
     y_test: torch.Tensor
 
 
-_TENSORS: weakref.WeakKeyDictionary[Dataset, dict[torch.device, DatasetTensors]] = weakref.WeakKeyDictionary()
+@dataclass(frozen=True)
+class KeepTensors:
+    """A :class:`StreamDataset`'s reset masks (0 where a window starts a series) on one device."""
+
+    train: torch.Tensor
+    val: torch.Tensor
+    test: torch.Tensor
+
+
+_TENSORS: weakref.WeakKeyDictionary[Dataset, dict[tuple[type, torch.device], object]] = weakref.WeakKeyDictionary()
 
 
 def dataset_tensors(data: Dataset, device: torch.device) -> DatasetTensors:
@@ -48,13 +66,21 @@ def dataset_tensors(data: Dataset, device: torch.device) -> DatasetTensors:
 
     On CPU the tensors share the (read-only) arrays' memory; nothing here writes to them.
     """
+    return _on_device(data, device, DatasetTensors, SPLIT_ARRAYS)
+
+
+def keep_tensors(data: StreamDataset, device: torch.device) -> KeepTensors:
+    """``data``'s reset masks on ``device``, built once per data set, device and process."""
+    return _on_device(data, device, KeepTensors, ("keep_train", "keep_val", "keep_test"))
+
+
+def _on_device(data: Dataset, device: torch.device, kind: type, names: tuple[str, ...]):
     per_device = _TENSORS.setdefault(data, {})
-    if device not in per_device:
+    if (kind, device) not in per_device:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "The given NumPy array is not writable")
-            per_device[device] = DatasetTensors(*(torch.from_numpy(getattr(data, name)).to(device)
-                                                  for name in SPLIT_ARRAYS))
-    return per_device[device]
+            per_device[kind, device] = kind(*(torch.from_numpy(getattr(data, name)).to(device) for name in names))
+    return per_device[kind, device]
 
 
 def make_optimizer(config: LSTMConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
@@ -73,11 +99,25 @@ def make_optimizer(config: LSTMConfig, params: Iterable[nn.Parameter]) -> torch.
     raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {config.optimizer!r}")
 
 
-def batch_loss(task: Task, out: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """Cross-entropy on logits (classification) or MSE on the single output (regression)."""
+def batch_loss(
+    task: Task, out: torch.Tensor, y: torch.Tensor, reduction: str = "mean", weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Cross-entropy on logits (classification; ``weight`` per class) or MSE on the single output (regression)."""
     if task == "classification":
-        return F.cross_entropy(out, y, reduction=reduction)
+        return F.cross_entropy(out, y, weight=weight, reduction=reduction)
     return F.mse_loss(out.squeeze(-1), y, reduction=reduction)
+
+
+def balanced_class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Weights n / (K · count_k) of the K classes present in ``labels`` (float32, one per class 0..n_classes-1).
+
+    A class absent from ``labels`` gets weight 0: no training sample has it, so it weighs nothing.
+    """
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.zeros(n_classes)
+    weights[present] = len(labels) / (int(present.sum()) * counts[present])
+    return weights.astype(np.float32)
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -97,7 +137,7 @@ def device_name(device: torch.device) -> str:
 
 def train_trial(
     config: LSTMConfig,
-    data: Dataset,
+    data: Dataset | SeriesData,
     training: TrainingSettings,
     metric: str,
     seed: int,
@@ -112,6 +152,11 @@ def train_trial(
     ``seed`` fixes initialisation, dropout and batch order: on CPU the same seed and threads give the
     same result. ``threads`` sets torch's intra-op threads for the call. ``device``: see
     :func:`resolve_device`; on CUDA the forward pass runs in float16 autocast with a gradient scaler.
+    The trial trains on ``data.for_trial(config)`` (a series' windows for this config); a window or an
+    objective that data cannot serve raises :class:`~experiments.errors.DataError` before training.
+
+    ``class_weight="balanced"`` weights the training loss (:func:`balanced_class_weights`); the
+    validation and test losses stay unweighted, so that they compare across trials.
 
     Diverged (NaN/inf training loss, parameters or validation loss): status ``diverged``, scores
     ``None``, ``best_epoch`` the best finite epoch before (0 if none), and a message saying where.
@@ -122,6 +167,15 @@ def train_trial(
         raise ValueError(f"metric: expected one of {', '.join(METRICS)}, got {metric!r}")
     if needs is not None and needs != data.task:
         raise ValueError(f"metric: {metric!r} needs a {needs} data set, but {data.name!r} is {data.task}")
+    if config.class_weight not in CLASS_WEIGHTS:
+        raise ValueError(f"class_weight: expected one of {', '.join(CLASS_WEIGHTS)}, got {config.class_weight!r}")
+    if config.class_weight != "none" and data.task != "classification":
+        raise ValueError(f"class_weight: {config.class_weight!r} weights classes, but {data.name!r} is {data.task}; use none")
+    if not isinstance(data, SeriesData) and (config.stateful or config.window is not None):
+        name, fix = ("stateful", "false") if config.stateful else ("window", "null")
+        raise ValueError(f"{name}: acts on the windows of a series, but {data.name!r} is not a series; use {fix}")
+    data = data.for_trial(config)
+    check_objective(data, metric)
     previous_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -144,8 +198,13 @@ class _Trial:
         self.shuffle = torch.Generator().manual_seed(shuffle_seed)
         self.device = device
         self.tensors = dataset_tensors(data, device)
+        self.keep = keep_tensors(data, device) if isinstance(data, StreamDataset) else None
+        self.class_weight = None
+        if config.class_weight == "balanced":
+            self.class_weight = torch.from_numpy(balanced_class_weights(data.y_train, data.n_classes)).to(device)
         self.model = LSTMModel(config, data.features, data.n_outputs).to(device)
-        self.optimizer = make_optimizer(config, self.model.parameters())
+        self.params = list(self.model.parameters())
+        self.optimizer = make_optimizer(config, self.params)
         amp = device.type == "cuda"
         self.autocast = torch.autocast("cuda", dtype=torch.float16) if amp else contextlib.nullcontext()
         self.scaler = torch.amp.GradScaler("cuda", enabled=amp)
@@ -158,21 +217,22 @@ class _Trial:
         epoch = 0
         for epoch in range(1, self.training.max_epochs + 1):
             epoch_start = time.perf_counter()
-            losses = self._train_epoch().float().cpu().numpy()  # the epoch's one host sync
+            train_epoch = self._train_epoch if self.keep is None else self._train_epoch_stateful
+            losses = train_epoch().float().cpu().numpy()  # the epoch's one host sync
             train_seconds += time.perf_counter() - epoch_start
             message = self._divergence(losses, epoch)
             if message is None:
-                val_loss, val_accuracy = self._evaluate(self.tensors.x_val, self.tensors.y_val)
-                if not math.isfinite(val_loss):
-                    message = f"validation loss became {val_loss} at epoch {epoch}"
+                val = self._evaluate("val")
+                if not math.isfinite(val.loss):
+                    message = f"validation loss became {val.loss} at epoch {epoch}"
             if message is not None:
                 if best_state is not None:
                     message += f" (best validation {self.metric} before: {best_score:.4g} at epoch {best_epoch})"
                 break
-            val_score = val_accuracy if self.metric == "accuracy" else val_loss
+            val_score = val.score(self.metric)
             if on_epoch is not None:
                 train_loss = float(losses @ self._batch_sizes(n) / n)
-                on_epoch(EpochMetrics(epoch, train_loss, val_loss, val_score, time.perf_counter() - epoch_start))
+                on_epoch(self._epoch_metrics(epoch, train_loss, val, val_score, time.perf_counter() - epoch_start))
             if best_state is None or (val_score > best_score if self.maximize else val_score < best_score):
                 best_epoch, best_score = epoch, val_score
                 best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -182,8 +242,7 @@ class _Trial:
         test_score = None
         if message is None:
             self.model.load_state_dict(best_state)
-            test_loss, test_accuracy = self._evaluate(self.tensors.x_test, self.tensors.y_test)
-            test_score = test_accuracy if self.metric == "accuracy" else test_loss
+            test_score = self._evaluate("test").score(self.metric)
         data, config = self.data, self.config
         return TrialResult(
             status="ok" if message is None else "diverged",
@@ -204,8 +263,16 @@ class _Trial:
             message=message,
         )
 
+    def _epoch_metrics(self, epoch: int, train_loss: float, val: Evaluation, val_score: float,
+                       seconds: float) -> EpochMetrics:
+        if self.data.n_classes != 2:
+            return EpochMetrics(epoch, train_loss, val.loss, val_score, seconds)
+        rates = binary_rates(val.confusion, "the validation split")
+        return EpochMetrics(epoch, train_loss, val.loss, val_score, seconds, rates.sensitivity, rates.specificity,
+                            rates.note)
+
     def _batch_sizes(self, n: int) -> np.ndarray:
-        size = self.config.batch_size
+        size = self.config.batch_size if self.keep is None else self.data.streams_train
         sizes = np.full(-(-n // size), size, dtype=np.float32)
         sizes[-1] = n - size * (len(sizes) - 1)
         return sizes
@@ -213,26 +280,42 @@ class _Trial:
     def _train_epoch(self) -> torch.Tensor:
         """One pass over the training set in a seeded random order; returns each step's loss (on device)."""
         x, y, task = self.tensors.x_train, self.tensors.y_train, self.data.task
-        model, optimizer, scaler, clip = self.model, self.optimizer, self.scaler, self.training.grad_clip
-        params = list(model.parameters())
+        model, weight = self.model, self.class_weight
         perm = torch.randperm(len(y), generator=self.shuffle).to(self.device, non_blocking=True)
         size = self.config.batch_size
         losses = []
         model.train()
         for start in range(0, len(y), size):
             idx = perm[start : start + size]
-            optimizer.zero_grad(set_to_none=True)
+            self.optimizer.zero_grad(set_to_none=True)
             with self.autocast:
                 out = model(x[idx])
-            loss = batch_loss(task, out.float(), y[idx])
-            scaler.scale(loss).backward()
-            if clip is not None:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(params, clip)
-            scaler.step(optimizer)
-            scaler.update()
+            loss = batch_loss(task, out.float(), y[idx], weight=weight)
+            self._step(loss)
             losses.append(loss.detach())
         return torch.stack(losses)
+
+    def _train_epoch_stateful(self) -> torch.Tensor:
+        """One pass over the training streams in order, state carried; returns each step's loss (on device)."""
+        x, y, task = self.tensors.x_train, self.tensors.y_train, self.data.task
+        losses = []
+        self.model.train()
+        for rows, out in stream_batches(self.model, x, self.keep.train, self.data.streams_train, self.autocast):
+            self.optimizer.zero_grad(set_to_none=True)  # before backward; the forward pass left no gradient
+            loss = batch_loss(task, out.float(), y[rows], weight=self.class_weight)
+            self._step(loss)
+            losses.append(loss.detach())
+        return torch.stack(losses)
+
+    def _step(self, loss: torch.Tensor) -> None:
+        """Backward pass, gradient clipping and the optimizer's step."""
+        optimizer, scaler, clip = self.optimizer, self.scaler, self.training.grad_clip
+        scaler.scale(loss).backward()
+        if clip is not None:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(self.params, clip)
+        scaler.step(optimizer)
+        scaler.update()
 
     def _divergence(self, losses: np.ndarray, epoch: int) -> str | None:
         """Why this epoch diverged (first non-finite step loss, or non-finite parameters), or None."""
@@ -245,20 +328,43 @@ class _Trial:
             return f"parameters became non-finite at epoch {epoch} while the training loss stayed finite"
         return None
 
-    @torch.inference_mode()
-    def _evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-        """Mean loss and accuracy (NaN for regression) over (x, y), in batches of eval_batch_size."""
-        self.model.eval()
-        total = torch.zeros(2, device=self.device)
+    def _batches(self, split: str) -> Iterator[tuple[slice, torch.Tensor]]:
+        """(rows, outputs) over a split in order: eval_batch_size rows a batch, or the streams of a stateful trial."""
+        x = getattr(self.tensors, f"x_{split}")
+        if self.keep is not None:
+            yield from stream_batches(self.model, x, getattr(self.keep, split), getattr(self.data, f"streams_{split}"),
+                                      self.autocast)
+            return
         size = self.training.eval_batch_size
-        for start in range(0, len(y), size):
+        for start in range(0, len(x), size):
             with self.autocast:
-                out = self.model(x[start : start + size]).float()
-            yb = y[start : start + size]
-            total[0] += batch_loss(self.data.task, out, yb, reduction="sum")
-            if self.data.task == "classification":
-                total[1] += (out.argmax(dim=1) == yb).sum()
+                out = self.model(x[start : start + size])
+            yield slice(start, start + size), out
+
+    @torch.inference_mode()
+    def _evaluate(self, split: str) -> Evaluation:
+        """Mean loss over a split and, for a classification, its confusion matrix (and class-1 scores
+        for a binary metric), with one host sync."""
+        y = getattr(self.tensors, f"y_{split}")
+        classify = self.data.task == "classification"
+        k = self.data.n_classes
+        keep_scores = self.metric in BINARY_METRICS
+        self.model.eval()
+        loss_sum = torch.zeros((), device=self.device)
+        confusion = torch.zeros(k * k if classify else 0, dtype=torch.int64, device=self.device)
+        scores = []
+        for rows, out in self._batches(split):
+            out, yb = out.float(), y[rows]
+            loss_sum += batch_loss(self.data.task, out, yb, reduction="sum")
+            if classify:
+                confusion += torch.bincount(yb * k + out.argmax(dim=1), minlength=k * k)
+            if keep_scores:
+                scores.append(out[:, 1] - out[:, 0])  # log-odds of class 1: ranks as its probability does
         self.model.train()
-        loss_sum, correct = total.tolist()
-        accuracy = correct / len(y) if self.data.task == "classification" else math.nan
-        return loss_sum / len(y), accuracy
+        host = torch.cat([loss_sum.double().view(1), confusion.double(), *(s.double() for s in scores)]).cpu().numpy()
+        loss = float(host[0]) / len(y)
+        if not classify:
+            return Evaluation(loss)
+        labels = getattr(self.data, f"y_{split}") if keep_scores else None
+        return Evaluation(loss, host[1 : 1 + k * k].astype(np.int64).reshape(k, k), labels,
+                          host[1 + k * k :] if keep_scores else None)
