@@ -104,8 +104,13 @@ class LSTMConfig:
 
     @classmethod
     def from_params(cls, params: Mapping[str, object]) -> LSTMConfig:
-        """Build from a trial's (normalized) params; ``None`` (inactive) falls back to the default."""
+        """Build from a trial's (normalized) params. A parameter the params leave out takes its default; one
+        they set ``None`` (inactive) takes its neutral value: the default, but momentum, which is then 0, as
+        a trial recorded without momentum trains without it (``momentum: {when: {optimizer: sgd}}``
+        leaves rmsprop trials without momentum, torch's own default)."""
         given = {k: v for k, v in params.items() if v is not None}
+        if "momentum" in params and params["momentum"] is None:
+            given["momentum"] = 0.0
         coerced = {k: DOMAINS[k].kind(v) for k, v in given.items()}
         return cls(**coerced)
 

@@ -135,3 +135,14 @@ def test_memory_estimate_is_within_25_percent_of_the_allocator_peak(config, n_fe
     measured = _allocator_peak(config, n_features, 10, timesteps, batch_size)
     estimate = estimate_training_memory(config, n_features, 10, timesteps, batch_size).total
     assert 0.75 < estimate / measured < 1.25, (estimate, measured)
+
+
+def test_an_inactive_momentum_trains_without_momentum() -> None:
+    """``momentum: {when: {optimizer: sgd}}`` records rmsprop trials without momentum: they train without it."""
+    from experiments.hyperparams import LSTMConfig
+    from experiments.trainable import make_optimizer
+
+    inactive = LSTMConfig.from_params({"optimizer": "rmsprop", "momentum": None, "units": 8})
+    assert inactive.momentum == 0.0
+    assert make_optimizer(inactive, [torch.nn.Parameter(torch.zeros(1))]).defaults["momentum"] == 0.0
+    assert LSTMConfig.from_params({"optimizer": "sgd"}).momentum == LSTMConfig.momentum  # not searched: default
