@@ -41,26 +41,33 @@ def cli() -> None:
 @click.option("--show", "show_n", type=click.IntRange(min=0), default=0, help="Also print the first N trial configs.")
 @json_option
 def validate(spec_path: str, show_n: int, as_json: bool) -> None:
-    """Check a sweep spec and print it normalized (defaults filled in); runs nothing.
+    """Check a sweep spec and print it normalized (defaults filled in), with the first N trials' configs, their
+    parameter counts and estimated training memory (the optimizer's state included); runs nothing.
 
     \b
     Example:
       searchsvc validate experiments/quickstart.yaml --show 5
     """
+    from searchsvc.costs import check_memory_limit, mib, trial_costs
     from searchsvc.sampling import trial_params_range
     from searchsvc.spec import load_spec
 
     spec = load_spec(spec_path)
-    configs = trial_params_range(spec.space, spec.strategy, spec.seed, 0, min(show_n, spec.trials), spec.grid_points)
+    configs = trial_params_range(spec.space, spec.strategy, spec.seed, 0, spec.trials, spec.grid_points)
+    check_memory_limit(spec, configs)
+    shown = configs[:show_n]
+    costs = trial_costs(spec, shown)
     if as_json:
         click.echo(to_json({"spec": spec.model_dump(mode="json"), "trials": [
-            {"trial_index": k, "config": c} for k, c in enumerate(configs)]}))
+            {"trial_index": k, "config": c, "param_count": cost.param_count, "memory_bytes": cost.memory_bytes,
+             "optimizer_state_bytes": cost.optimizer_state_bytes} for k, (c, cost) in enumerate(zip(shown, costs))]}))
         return
     import yaml
 
     click.echo(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False).rstrip())
-    for k, config in enumerate(configs):
-        click.echo(f"trial {k}: {config_text(config)}")
+    for k, (config, cost) in enumerate(zip(shown, costs)):
+        click.echo(f"trial {k}: {cost.param_count:,} params, ~{mib(cost.memory_bytes)} to train (optimizer state "
+                   f"{mib(cost.optimizer_state_bytes)}): {config_text(config)}")
     click.echo(f"ok: {spec_path} is valid ({spec.trials} trials, {spec.strategy}, objective {spec.metric} ({spec.mode}))",
                err=True)
 

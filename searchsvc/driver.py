@@ -83,8 +83,8 @@ def submit(spec: SweepSpec, *, ledger: None | str | Ledger = None, tracker: None
     started = time.monotonic()
     if job is not None:
         spec = _keep_uploaded_data(spec)
-    data = _load_data(spec)  # a broken user data set stops here, before any write
     params = trial_params_range(spec.space, spec.strategy, spec.seed, 0, spec.trials, spec.grid_points)
+    data = _load_data(spec, params)  # a broken user data set stops here, before any write
     cluster = connect(spec, address)  # so does a trial that cannot fit on the embedded Ray
     ledger, tracker = _stores(ledger, tracker if track else False, job)
 
@@ -125,6 +125,7 @@ def extend(sweep_id: str, trials: int, *, ledger: None | str | Ledger = None, ad
     if spec.strategy == "grid":
         bigger = SweepSpec.model_validate(bigger.model_dump(mode="json"))  # checks the grid is large enough
     params = trial_params_range(spec.space, spec.strategy, spec.seed, spec.trials, bigger.trials, spec.grid_points)
+    _load_data(spec, params, first_index=spec.trials)  # the new trials are checked before any is written
     new = [TrialRecord(sweep.sweep_id, spec.trials + i, p, TrialStatus.PENDING) for i, p in enumerate(params)]
     ledger.upsert_trials(new)
     ledger.update_sweep(sweep.sweep_id, trials=bigger.trials, spec=bigger.model_dump(mode="json"))
@@ -138,27 +139,31 @@ def new_sweep_id(name: str) -> str:
 
 def _stores(ledger: None | str | Ledger, tracker: None | str | Tracker | bool,
             job: Job | None) -> tuple[Ledger, Tracker | None]:
-    """The ledger and the tracker (``False``: none), each checked to answer; a job's must be servers."""
+    """The ledger and the tracker (``False``: none), checked to answer; a job's must be servers, which is
+    checked before either is opened."""
+    from searchsvc.home import default_ledger_url, default_tracking_uri
+
+    if job is not None:
+        check_servers(ledger.url if isinstance(ledger, Ledger) else ledger or default_ledger_url(),
+                      None if tracker is False else
+                      tracker.tracking_uri if isinstance(tracker, Tracker) else tracker or default_tracking_uri())
     ledger = get_ledger(ledger)
     tracker = None if tracker is False else get_tracker(tracker)
-    if job is not None:
-        check_servers(ledger, tracker)
     if tracker is not None:
         tracker.ping()
     return ledger, tracker
 
 
-def check_servers(ledger: Ledger | None, tracker: Tracker | None) -> None:
+def check_servers(ledger_url: str | None, tracking_uri: str | None) -> None:
     """A sweep on a cluster records where the cluster's driver and your machine both reach: no file stores."""
-    if ledger is not None and not ledger.is_server:
-        raise UsageError(f"ledger: {ledger} is a file on the machine that runs the driver; a sweep on a cluster "
+    if ledger_url is not None and ledger_url.startswith("sqlite"):
+        raise UsageError(f"ledger: {ledger_url} is a file on the machine that runs the driver; a sweep on a cluster "
                          "records into a database server that the cluster and your machine reach, e.g. "
                          "postgresql://user@host/db (SEARCHSVC_LEDGER on the cluster's nodes, or --ledger)")
-    if tracker is not None and tracker.tracking_uri.startswith(("sqlite:", "file:", "/")):
-        raise UsageError(f"tracking URI: {tracker.tracking_uri} is a file on the machine that runs the driver; a "
-                         "sweep on a cluster records into an MLflow tracking server that the cluster and your "
-                         "machine reach, e.g. http://mlflow:5000 (MLFLOW_TRACKING_URI on the cluster's nodes, or "
-                         "--tracking-uri)")
+    if tracking_uri is not None and (tracking_uri.startswith(("sqlite:", "file:")) or "://" not in tracking_uri):
+        raise UsageError(f"tracking URI: {tracking_uri} is a file on the machine that runs the driver; a sweep on a "
+                         "cluster records into an MLflow tracking server that the cluster and your machine reach, "
+                         "e.g. http://mlflow:5000 (MLFLOW_TRACKING_URI on the cluster's nodes, or --tracking-uri)")
 
 
 def _open(sweep_id: str, ledger: None | str | Ledger,
@@ -166,9 +171,9 @@ def _open(sweep_id: str, ledger: None | str | Ledger,
     """An existing sweep, reconciled; refused while its driver still runs."""
     ledger = get_ledger(ledger)
     sweep = ledger.sweep(sweep_id)
-    tracker = get_tracker(sweep.tracking_uri) if sweep.tracking_uri else None
     if job is not None:
-        check_servers(ledger, tracker)
+        check_servers(ledger.url, sweep.tracking_uri)
+    tracker = get_tracker(sweep.tracking_uri) if sweep.tracking_uri else None
     sweep = reconcile(ledger, tracker, sweep)
     if driver_alive(sweep):
         raise UsageError(f"sweep {sweep.sweep_id} is still running (driver {sweep.driver}); "
@@ -190,7 +195,7 @@ def _backfill(ledger: Ledger, tracker: Tracker, sweep: SweepRecord, quiet: bool)
 
 def _continue(spec: SweepSpec, sweep: SweepRecord, indices: Iterable[int], ledger: Ledger, tracker: Tracker | None,
               address: str | None, quiet: bool, started: float, job: Job | None) -> SweepOutcome:
-    data = _load_data(spec)
+    data = _load_data(spec, [])
     cluster = connect(spec, address)
     ledger.update_sweep(sweep.sweep_id, status=SweepStatus.RUNNING, driver=this_driver(), finished_at=None,
                         **({"job_id": job.job_id, "cluster": job.cluster} if job else {}))
@@ -337,11 +342,21 @@ def _keep_uploaded_data(spec: SweepSpec) -> SweepSpec:
     return spec.model_copy(update={"dataset": spec.dataset.model_copy(update={"path": kept})})
 
 
-def _load_data(spec: SweepSpec) -> Any:
+def _load_data(spec: SweepSpec, params: list[dict[str, object]], first_index: int = 0) -> Any:
+    """The spec's data set, checked against its objective and against the trials ``params`` (their windows,
+    their estimated memory against ``resources.memory_limit``): invalid input fails here, before any write."""
+    from experiments.checks import check_config, check_objective
     from experiments.datasets import load_dataset
+    from experiments.hyperparams import LSTMConfig
+    from searchsvc.costs import check_memory_limit
     from searchsvc.home import datasets_dir
 
-    return load_dataset(spec.dataset, datasets_dir())
+    check_memory_limit(spec, params, first_index)
+    data = load_dataset(spec.dataset, datasets_dir())
+    check_objective(data, spec.metric)
+    for p in params:
+        check_config(data, LSTMConfig.from_params(p))
+    return data
 
 
 def _sweep_params(spec: SweepSpec) -> dict[str, object]:

@@ -193,11 +193,11 @@ def _check_stores(stores: dict[str, str]) -> None:
     from searchsvc.ledger import get_ledger
     from searchsvc.tracking import get_tracker
 
-    ledger = get_ledger(stores["SEARCHSVC_LEDGER"]) if "SEARCHSVC_LEDGER" in stores else None
-    tracker = get_tracker(stores["MLFLOW_TRACKING_URI"]) if "MLFLOW_TRACKING_URI" in stores else None
-    check_servers(ledger, tracker)
-    if tracker is not None:
-        tracker.ping()
+    check_servers(stores.get("SEARCHSVC_LEDGER"), stores.get("MLFLOW_TRACKING_URI"))
+    if "SEARCHSVC_LEDGER" in stores:
+        get_ledger(stores["SEARCHSVC_LEDGER"]).close()
+    if "MLFLOW_TRACKING_URI" in stores:
+        get_tracker(stores["MLFLOW_TRACKING_URI"]).ping()
 
 
 def _raw_data_path(spec_path: str) -> str | None:

@@ -165,11 +165,6 @@ class Ledger:
     def __repr__(self) -> str:
         return f"Ledger({self._engine.url.render_as_string(hide_password=True)!r})"
 
-    @property
-    def is_server(self) -> bool:
-        """Whether other machines can reach it (a database server, not a file)."""
-        return self._engine.dialect.name != "sqlite"
-
     # -- sweeps
     def create_sweep(self, sweep: SweepRecord) -> None:
         self._write(sweeps_table.insert().values(**dataclasses.asdict(sweep)))

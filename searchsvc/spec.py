@@ -11,9 +11,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from experiments import settings
+from experiments.checks import check_metric, check_params
 from experiments.settings import METRICS, DatasetSettings, NpzFile, TrainingSettings
 from searchsvc import space
 from searchsvc.errors import SpecError
@@ -30,8 +31,15 @@ class _Model(BaseModel):
 class Objective(_Model):
     """What "better" means. ``metric`` defaults by task (accuracy / mse); ``mode`` follows the metric."""
 
-    metric: Literal["accuracy", "loss", "mse"] | None = None
+    metric: str | None = None
     mode: Literal["max", "min"] | None = None
+
+    @field_validator("metric")
+    @classmethod
+    def _known(cls, v: str | None) -> str | None:
+        if v is not None and v not in METRICS:
+            raise ValueError(f"expected one of {', '.join(METRICS)}, got {v!r}")
+        return v
 
 
 class Resources(_Model):
@@ -39,6 +47,8 @@ class Resources(_Model):
 
     cpus: float = Field(1.0, gt=0, le=1024)
     gpus: float | Literal["auto"] = "auto"
+    memory_limit: ByteSize | None = Field(None, description="refuse a sweep whose trials' estimated training "
+                                          "memory exceeds this, e.g. 2GiB (validate --show prints the estimates)")
 
     @field_validator("gpus", mode="before")
     @classmethod
@@ -83,6 +93,9 @@ class SweepSpec(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> SweepSpec:
         check_space(self.space)
+        for problem in (check_params(self.dataset, self.space), check_metric(self.dataset, self.metric)):
+            if problem:
+                raise ValueError(problem)
         if self.strategy == "grid" and self.trials > (size := grid_size(self.space, self.grid_points)):
             raise ValueError(f"trials: the grid has {size} points, got trials={self.trials}; set trials <= {size}")
         direction, task = METRICS[self.metric]
@@ -225,6 +238,7 @@ _VARIANTS: dict[str, type[BaseModel]] = {
     "mnist1d": settings.MNIST1D,
     "adding": settings.Adding,
     "npz": settings.NpzFile,
+    "series": settings.Series,
     "choice": space.Choice,
     "uniform": space.Uniform,
     "log_uniform": space.LogUniform,
