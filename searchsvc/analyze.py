@@ -1,25 +1,33 @@
 """``searchsvc analyze``: the analysis library applied to a sweep of the ledger (or any trials table),
-with the sweep's own search space, direction and metric, and the results attached to its MLflow run."""
+with the sweep's own search space, direction and metric, other searches of the same space to compare
+with (grid, Sobol, another random search), and the results attached to the sweep's MLflow run."""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
+from searchsvc.errors import UsageError
 from searchsvc.export import optuna_distributions, trials_frame
 from searchsvc.ledger import Ledger, get_ledger
 
+#: the metric the binomial noise model of eq. 5-6 describes: a proportion of correct answers
+NOISE_METRICS = ("accuracy",)
 
-def analyze_table(path: str | os.PathLike[str], out_dir: str | os.PathLike[str], **options: Any) -> Any:
+
+def analyze_table(path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
+                  compare: Sequence[tuple[str, str, str]] = (), ledger: None | str | Ledger = None,
+                  **options: Any) -> Any:
     from analysis import analyze
 
-    return analyze(path, out_dir, **options)
+    return analyze(path, out_dir, compare=_compared(compare, ledger, options["mode"]), **options)
 
 
 def analyze_sweep(sweep_id: str, out_dir: str | os.PathLike[str], *, ledger: None | str | Ledger = None,
                   references: dict[str, float] | None = None, importance: bool = True,
-                  metric_name: str | None = None) -> Any:
+                  metric_name: str | None = None, compare: Sequence[tuple[str, str, str]] = ()) -> Any:
     from analysis import analyze
     from searchsvc.spec import SweepSpec
 
@@ -31,13 +39,46 @@ def analyze_sweep(sweep_id: str, out_dir: str | os.PathLike[str], *, ledger: Non
               "i.i.d. trials, so read the efficiency curve as indicative only", file=sys.stderr)
     if sweep.status != "completed":
         print(f"warning: {sweep.sweep_id} is {sweep.status}; analysing the trials finished so far", file=sys.stderr)
-    frame = trials_frame(db, sweep.sweep_id)
-    if spec.metric != "accuracy":  # the binomial noise model of eq. 5-6 describes accuracies only
-        frame = frame.drop(columns=["val_n", "test_n"])
-    report = analyze(frame, out_dir, mode=sweep.mode, distributions=optuna_distributions(spec.space),
-                     references=references, metric_name=metric_name or spec.metric, importance=importance)
+    if spec.metric not in NOISE_METRICS:
+        print(f"note: {spec.metric} is not a proportion of correct answers, so the analysis goes without the noise "
+              "model of Bergstra & Bengio's eq. 5-6 (its binomial variance describes accuracies)", file=sys.stderr)
+    report = analyze(_frame(db, sweep.sweep_id, spec.metric), out_dir, mode=sweep.mode,
+                     distributions=optuna_distributions(spec.space), references=references,
+                     metric_name=metric_name or spec.metric, importance=importance,
+                     compare=_compared(compare, db, sweep.mode, spec))
     if sweep.tracking_uri and sweep.mlflow_run_id:
         from searchsvc.tracking import get_tracker
 
         get_tracker(sweep.tracking_uri).log_artifacts(sweep.mlflow_run_id, out_dir, "analysis")
     return report
+
+
+def _frame(db: Ledger, sweep_id: str, metric: str) -> Any:
+    frame = trials_frame(db, sweep_id)
+    return frame if metric in NOISE_METRICS else frame.drop(columns=["val_n", "test_n"])
+
+
+def _compared(compare: Sequence[tuple[str, str, str]], ledger: None | str | Ledger, mode: str,
+              spec: Any = None) -> list[tuple[str, str, Any]]:
+    """``(label, kind, source)`` → ``(label, kind, table)``: a source is a trials table's path, or a sweep
+    of the ledger, which must have been searched with that kind of strategy over the same space."""
+    from pathlib import Path
+
+    from searchsvc.spec import SweepSpec
+
+    out = []
+    for label, kind, source in compare:
+        if Path(source).suffix.lower() in (".csv", ".parquet"):
+            out.append((label, kind, source))
+            continue
+        db = get_ledger(ledger)
+        sweep = db.sweep(source)
+        other = SweepSpec.model_validate(sweep.spec)
+        if other.strategy != kind:
+            raise UsageError(f"--compare {label}: sweep {sweep.sweep_id} searched with {other.strategy}, not {kind}; "
+                             f"write --compare {other.strategy}={source}")
+        if sweep.mode != mode or (spec is not None and (other.metric != spec.metric or other.space != spec.space)):
+            raise UsageError(f"--compare {label}: sweep {sweep.sweep_id} searched another space or objective than "
+                             "the analysed one; compare searches of the same space and objective")
+        out.append((label, kind, _frame(db, sweep.sweep_id, other.metric)))
+    return out

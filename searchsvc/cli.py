@@ -443,33 +443,40 @@ def show(sweep_id: str, ledger: str | None, as_json: bool) -> None:
 @click.option("--metric", "metric_name", help="Name of the score, for labels (default: the sweep's metric).")
 @click.option("--reference", "references", multiple=True, metavar="LABEL=SCORE",
               help="A horizontal line on the efficiency plot, e.g. 'grid search=0.81'. Repeatable.")
+@click.option("--compare", "compared", multiple=True, metavar="KIND[:LABEL]=SOURCE",
+              help="Another search of the same space on the efficiency figure: KIND grid (its best, with its eq. 5-6 "
+                   "band), sobol (its curve by blocks of 2^k points) or random; SOURCE a trials table or a sweep. "
+                   "Repeatable.")
 @click.option("--no-importance", is_flag=True, help="Skip fANOVA (the slow part).")
 @ledger_option
 @json_option
 def analyze(sweep_id: str | None, table: str | None, out_dir: str, mode: str | None, metric_name: str | None,
-            references: tuple[str, ...], no_importance: bool, ledger: str | None, as_json: bool) -> None:
+            references: tuple[str, ...], compared: tuple[str, ...], no_importance: bool, ledger: str | None,
+            as_json: bool) -> None:
     """Random-search efficiency (Bergstra & Bengio 2012), expected best of n trials, how many trials are
-    needed, and which hyperparameters matter. Figures and tables go to --out and, for a sweep, onto its
-    MLflow run.
+    needed, and which hyperparameters matter; with --compare, random search against grid and Sobol searches
+    of the same space. Figures and tables go to --out and, for a sweep, onto its MLflow run.
 
     \b
     Example:
       searchsvc analyze quickstart-20261122-101500-1a2b --out report/
       searchsvc analyze --table trials.csv --mode max --out report/
+      searchsvc analyze --table random.csv --mode max --compare grid=grid.csv --compare sobol=sobol.csv
     """
     from searchsvc.analyze import analyze_sweep, analyze_table
 
     if (sweep_id is None) == (table is None):
         raise UsageError("analyze: give either a SWEEP id or --table PATH (one of them)")
     lines = _parse_references(references)
+    compare = _parse_compared(compared)
     if table is not None:
         if mode is None:
             raise UsageError("--mode: required with --table; say whether higher (max) or lower (min) scores are better")
         report = analyze_table(table, out_dir, mode=mode, metric_name=metric_name or "score", references=lines,
-                               importance=not no_importance)
+                               importance=not no_importance, compare=compare, ledger=ledger)
     else:
         report = analyze_sweep(sweep_id, out_dir, ledger=ledger, references=lines, importance=not no_importance,
-                               metric_name=metric_name)
+                               metric_name=metric_name, compare=compare)
     click.echo(report.to_json() if as_json else report.summary_text())
     click.echo(f"wrote {len(report.files)} files to {out_dir}", err=True)
 
@@ -495,6 +502,21 @@ def export(sweep_id: str, path: str, ledger: str | None) -> None:
     frame = trials_frame(db, sweep.sweep_id)
     written = write_trials(frame, path)
     click.echo(f"wrote {len(frame)} trials of {sweep.sweep_id} to {written}", err=True)
+
+
+def _parse_compared(items: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """``KIND[:LABEL]=SOURCE`` → ``(label, kind, source)``; the label defaults to the kind."""
+    from analysis.compare import KINDS
+
+    out = []
+    for item in items:
+        name, _, source = item.partition("=")
+        kind, _, label = name.partition(":")
+        if kind not in KINDS or not source:
+            raise UsageError(f"--compare: expected KIND[:LABEL]=SOURCE with KIND one of {', '.join(KINDS)} and SOURCE "
+                             f"a trials table or a sweep, like grid=grid.csv; got {item!r}")
+        out.append((label or kind, kind, source))
+    return out
 
 
 def _parse_references(items: tuple[str, ...]) -> dict[str, float]:
