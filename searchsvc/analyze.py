@@ -61,7 +61,8 @@ def _frame(db: Ledger, sweep_id: str, metric: str) -> Any:
 def _compared(compare: Sequence[tuple[str, str, str]], ledger: None | str | Ledger, mode: str,
               spec: Any = None) -> list[tuple[str, str, Any]]:
     """``(label, kind, source)`` → ``(label, kind, table)``: a source is a trials table's path, or a sweep
-    of the ledger, which must have been searched with that kind of strategy over the same space."""
+    of the ledger, searched with that kind of strategy on the same data set and objective (a grid's points
+    are its own choice of the space: that they lie in the random search's ranges is the user's to say)."""
     from pathlib import Path
 
     from searchsvc.spec import SweepSpec
@@ -77,8 +78,8 @@ def _compared(compare: Sequence[tuple[str, str, str]], ledger: None | str | Ledg
         if other.strategy != kind:
             raise UsageError(f"--compare {label}: sweep {sweep.sweep_id} searched with {other.strategy}, not {kind}; "
                              f"write --compare {other.strategy}={source}")
-        if sweep.mode != mode or (spec is not None and (other.metric != spec.metric or other.space != spec.space)):
-            raise UsageError(f"--compare {label}: sweep {sweep.sweep_id} searched another space or objective than "
-                             "the analysed one; compare searches of the same space and objective")
+        if sweep.mode != mode or (spec is not None and (other.metric, other.dataset) != (spec.metric, spec.dataset)):
+            raise UsageError(f"--compare {label}: sweep {sweep.sweep_id} searched another data set or objective than "
+                             "the analysed one; compare searches of the same task and objective")
         out.append((label, kind, _frame(db, sweep.sweep_id, other.metric)))
     return out

@@ -96,8 +96,11 @@ class SweepSpec(_Model):
         for problem in (check_params(self.dataset, self.space), check_metric(self.dataset, self.metric)):
             if problem:
                 raise ValueError(problem)
-        if self.strategy == "grid" and self.trials > (size := grid_size(self.space, self.grid_points)):
-            raise ValueError(f"trials: the grid has {size} points, got trials={self.trials}; set trials <= {size}")
+        if self.strategy == "grid" and self.trials != (size := grid_size(self.space, self.grid_points)):
+            axes = " × ".join(f"{name} {len(p.grid(self.grid_points))}" for name, p in self.space.items())
+            raise ValueError(f"trials: a grid search runs every point of its grid (its first points alone vary the "
+                             f"last parameters only), and this grid has {size} ({axes}); got trials={self.trials}; "
+                             f"set trials: {size}, or change the grid (grid_points, or the values in space)")
         direction, task = METRICS[self.metric]
         if task is not None and task != self.dataset.task:
             raise ValueError(

@@ -55,6 +55,7 @@ INVALID = [
     ("empty space", BASE.split("space:")[0] + "space: {}\n", "space"),
     ("bad name", BASE.replace("name: t\n", "name: 'my sweep!'\n"), "name"),
     ("grid smaller than trials", BASE.replace("trials: 4", "trials: 10000\nstrategy: grid"), "trials"),
+    ("a partial grid", BASE.replace("trials: 4", "trials: 6\nstrategy: grid"), "every point of its grid"),
     ("duplicate key", BASE + "trials: 5\n", "trials"),
     ("not a mapping", "- a\n- b\n", "mapping"),
     ("empty file", "", "empty"),
