@@ -117,6 +117,8 @@ def _start_ray(address: str | None) -> None:
     # An embedded Ray starts its workers at nice 15, below the driver and Ray's daemons; trials are the
     # work here, so they run at the priority of everything else (a cluster keeps its own setting).
     os.environ.setdefault("RAY_worker_niceness", "0")
+    if address is not None and os.environ.get("RAY_AUTH_TOKEN"):
+        os.environ.setdefault("RAY_AUTH_MODE", "token")  # a cluster with Ray's token authentication
     import ray
 
     if ray.is_initialized():

@@ -85,8 +85,10 @@ def submit(spec: SweepSpec, *, ledger: None | str | Ledger = None, tracker: None
         spec = _keep_uploaded_data(spec)
     params = trial_params_range(spec.space, spec.strategy, spec.seed, 0, spec.trials, spec.grid_points)
     data = _load_data(spec, params)  # a broken user data set stops here, before any write
-    cluster = connect(spec, address)  # so does a trial that cannot fit on the embedded Ray
-    ledger, tracker = _stores(ledger, tracker if track else False, job)
+    _check_stores(ledger, tracker if track else False, job)  # so does a store that does not answer
+    cluster = connect(spec, address)  # and a trial that cannot fit on the embedded Ray
+    ledger = get_ledger(ledger)
+    tracker = get_tracker(tracker) if track else None
 
     sweep_id = sweep_id or new_sweep_id(spec.name)
     spec_json = spec.model_dump(mode="json")
@@ -137,21 +139,22 @@ def new_sweep_id(name: str) -> str:
     return f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
-def _stores(ledger: None | str | Ledger, tracker: None | str | Tracker | bool,
-            job: Job | None) -> tuple[Ledger, Tracker | None]:
-    """The ledger and the tracker (``False``: none), checked to answer; a job's must be servers, which is
-    checked before either is opened."""
+def _check_stores(ledger: None | str | Ledger, tracker: None | str | Tracker | bool, job: Job | None) -> None:
+    """Before Ray starts and before anything is written: a job's stores are servers, and servers answer
+    (within seconds, naming the address)."""
     from searchsvc.home import default_ledger_url, default_tracking_uri
+    from searchsvc.ledger import check_database
+    from searchsvc.tracking import check_server
 
+    ledger_url = ledger.url if isinstance(ledger, Ledger) else ledger or default_ledger_url()
+    tracking_uri = (None if tracker is False else
+                    tracker.tracking_uri if isinstance(tracker, Tracker) else tracker or default_tracking_uri())
     if job is not None:
-        check_servers(ledger.url if isinstance(ledger, Ledger) else ledger or default_ledger_url(),
-                      None if tracker is False else
-                      tracker.tracking_uri if isinstance(tracker, Tracker) else tracker or default_tracking_uri())
-    ledger = get_ledger(ledger)
-    tracker = None if tracker is False else get_tracker(tracker)
-    if tracker is not None:
-        tracker.ping()
-    return ledger, tracker
+        check_servers(ledger_url, tracking_uri)
+    if not isinstance(ledger, Ledger):
+        check_database(ledger_url)
+    if tracking_uri is not None and tracking_uri.startswith(("http://", "https://")):
+        check_server(tracking_uri)
 
 
 def check_servers(ledger_url: str | None, tracking_uri: str | None) -> None:

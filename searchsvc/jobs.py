@@ -12,6 +12,7 @@ servers both reach. A new sweep's job id is its sweep id.
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import tempfile
@@ -45,12 +46,25 @@ class Submitted:
 
 
 def client(cluster: str) -> Any:
-    """A Jobs API client of ``cluster`` (``http://HEAD:8265``); a SearchSvcError within seconds if it is not there."""
+    """A Jobs API client of ``cluster`` (``http://HEAD:8265``); a SearchSvcError within seconds if it is not there
+    or refuses this machine. A cluster with Ray's token authentication wants its token: ``RAY_AUTH_TOKEN``."""
     if not cluster.startswith(("http://", "https://")):
         raise UsageError(f"--cluster: expected the Ray dashboard's address, like http://HEAD:8265, got {cluster!r}")
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        os.environ.setdefault("RAY_AUTH_MODE", "token")  # before Ray reads its settings
+    token = os.environ.get("RAY_AUTH_TOKEN")
+    request = urllib.request.Request(f"{cluster.rstrip('/')}/api/version",
+                                     headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
-        urllib.request.urlopen(f"{cluster.rstrip('/')}/api/version", timeout=CONNECT_TIMEOUT_S).close()
-    except (OSError, urllib.error.URLError) as e:
+        urllib.request.urlopen(request, timeout=CONNECT_TIMEOUT_S).close()
+    except urllib.error.HTTPError as e:
+        if e.code in (401, 403):
+            raise SearchSvcError(f"Ray: the Jobs API at {cluster} refused this machine (HTTP {e.code}): the cluster "
+                                 "wants its token; set RAY_AUTH_TOKEN to it (`ray get-auth-token` on the head; with "
+                                 "docker-compose.yml, RAY_AUTH_TOKEN of .env)") from e
+        raise SearchSvcError(f"Ray: the Jobs API at {cluster} answered HTTP {e.code}; is that the Ray dashboard's "
+                             "address (port 8265)?") from e
+    except OSError as e:
         reason = getattr(e, "reason", None) or e
         raise SearchSvcError(f"Ray: the Jobs API at {cluster} does not answer ({reason}); check that the cluster's "
                              "head runs with its dashboard (`ray start --head --dashboard-host=…`, port 8265) and "
@@ -188,16 +202,17 @@ def continue_sweep(sweep_id: str, command: list[str], cluster: str, stores: dict
 
 
 def _check_stores(stores: dict[str, str]) -> None:
-    """Stores named for the cluster's driver: servers, answering (from here, at least)."""
+    """Stores named for the cluster's driver: servers, answering (from here, at least); nothing is written."""
     from searchsvc.driver import check_servers
-    from searchsvc.ledger import get_ledger
-    from searchsvc.tracking import get_tracker
+    from searchsvc.ledger import check_database
+    from searchsvc.tracking import check_server
 
-    check_servers(stores.get("SEARCHSVC_LEDGER"), stores.get("MLFLOW_TRACKING_URI"))
-    if "SEARCHSVC_LEDGER" in stores:
-        get_ledger(stores["SEARCHSVC_LEDGER"]).close()
-    if "MLFLOW_TRACKING_URI" in stores:
-        get_tracker(stores["MLFLOW_TRACKING_URI"]).ping()
+    ledger, tracking_uri = stores.get("SEARCHSVC_LEDGER"), stores.get("MLFLOW_TRACKING_URI")
+    check_servers(ledger, tracking_uri)
+    if ledger is not None:
+        check_database(ledger)
+    if tracking_uri is not None and tracking_uri.startswith(("http://", "https://")):
+        check_server(tracking_uri)
 
 
 def _raw_data_path(spec_path: str) -> str | None:

@@ -276,6 +276,24 @@ def _sweep_record(row: Any) -> SweepRecord:
     return SweepRecord(**{**values, "status": SweepStatus(values["status"])})
 
 
+def check_database(url: str) -> None:
+    """Raise a SearchSvcError naming the server unless the database at ``url`` answers (a file always does);
+    reads and writes nothing."""
+    if url.startswith("sqlite"):
+        return
+    engine = _engine(_with_driver(url))
+    try:
+        with engine.connect() as db:
+            db.execute(sa.text("SELECT 1"))
+    except sa.exc.DBAPIError as e:
+        where = engine.url.render_as_string(hide_password=True)
+        raise SearchSvcError(f"ledger: the database at {where} does not answer ({str(e.orig).strip().splitlines()[0]}); "
+                             "check that its server runs, that this machine reaches it, and the URL's user and "
+                             "database (--ledger or $SEARCHSVC_LEDGER)") from e
+    finally:
+        engine.dispose()
+
+
 def get_ledger(ledger: None | str | Ledger = None) -> Ledger:
     if isinstance(ledger, Ledger):
         return ledger
