@@ -308,7 +308,7 @@ def _finish(run: SweepRun, status: SweepStatus, recording: Any, bundles: int) ->
                            tracker.tracking_uri if tracker else None, sweep.mlflow_run_id,
                            time.monotonic() - run.started, bundles, recording.cpu_seconds, lost, ledger_error,
                            recording.mlflow_missing, recording.mlflow_error)
-    if tracker and sweep.mlflow_run_id:
+    if tracker and sweep.mlflow_run_id and not recording.mlflow_down:  # a dead server is not waited for again
         try:
             tracker.finish_sweep(sweep.mlflow_run_id, status, counts, best, sweep.metric)
         except Exception as e:  # noqa: BLE001 - `resume` closes it from the ledger

@@ -244,7 +244,7 @@ def _reconnecting(call: Any, ledger: Ledger) -> Any:
         except sa.exc.DBAPIError as e:
             transient = e.connection_invalidated or isinstance(e, sa.exc.OperationalError)
             if not transient or time.monotonic() + delay > deadline:
-                raise
+                raise SearchSvcError(f"ledger {ledger}: {str(e.orig).strip().splitlines()[0]}") from e
             log.warning("ledger: %s lost its connection (%s); retrying", ledger, str(e.orig).strip().splitlines()[0])
             time.sleep(delay)
             delay = min(2 * delay, 5.0)

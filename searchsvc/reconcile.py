@@ -15,6 +15,8 @@ Run by ``resume``, before it runs what is left.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, replace
 
 from searchsvc.ledger import Ledger, SweepRecord, TrialRecord, best_trial
@@ -62,16 +64,17 @@ def sync_mlflow(ledger: Ledger, tracker: Tracker, sweep: SweepRecord) -> Sync:
     backfilled, closed, adopted = [], [], []
     for trial in ledger.trials(sweep.sweep_id):
         run = runs.get(trial.trial_index)
+        run_id = run.info.run_id if run else None
         status = TrialStatus(trial.status)
         if status in (TrialStatus.PENDING, TrialStatus.RUNNING):
             if run is not None and run.info.status == "RUNNING":
-                tracker.end(run.info.run_id, "KILLED")
+                tracker.end(run_id, "KILLED")
                 closed.append(trial.trial_index)
         elif run is None or _differs(run, trial):
-            run_id = tracker.backfill_trial(sweep.mlflow_run_id, trial, sweep.metric, run.info.run_id if run else None)
+            run_id = tracker.backfill_trial(sweep.mlflow_run_id, trial, sweep.metric, run_id)
             backfilled.append(trial.trial_index)
-            if trial.mlflow_run_id != run_id:
-                adopted.append(replace(trial, mlflow_run_id=run_id))
+        if run_id is not None and trial.mlflow_run_id != run_id:  # a run the ledger did not learn of: adopted
+            adopted.append(replace(trial, mlflow_run_id=run_id))
     ledger.upsert_trials(adopted)
     parent = tracker.client.get_run(sweep.mlflow_run_id)
     if parent.info.status == "RUNNING" or parent.data.tags.get("searchsvc.status") != sweep.status:
@@ -82,13 +85,13 @@ def sync_mlflow(ledger: Ledger, tracker: Tracker, sweep: SweepRecord) -> Sync:
     return Sync(tuple(backfilled), tuple(closed))
 
 
-def _differs(run: object, trial: TrialRecord) -> bool:
+def _differs(run: Any, trial: TrialRecord) -> bool:
     """Whether a trial's run lacks what the ledger says of its end."""
     status = TrialStatus(trial.status)
     return run.info.status != status.run_status or run.data.tags.get("searchsvc.status") != status
 
 
-def _mlflow(call, fallback):
+def _mlflow(call: Callable[[], object], fallback: object) -> object:
     """MLflow's part of reconciling, best effort: the ledger's part stands without it."""
     try:
         return call()

@@ -50,6 +50,7 @@ class Recording:
     ledger_error: str | None
     mlflow_missing: tuple[int, ...]  # trials whose MLflow run lacks writes (backfilled by `searchsvc resume`)
     mlflow_error: str | None
+    mlflow_down: bool  # MLflow did not answer at the end
     cpu_seconds: float  # the writer threads' CPU time
 
 
@@ -157,7 +158,7 @@ class TrialRecorder(DriverCallback):
         mlflow = self.mlflow
         return Recording(tuple(self.ledger.lost), self.ledger.error,
                          tuple(sorted(mlflow.missing)) if mlflow else (), mlflow.error if mlflow else None,
-                         self.ledger.cpu_seconds + (mlflow.cpu_seconds if mlflow else 0.0))
+                         bool(mlflow and mlflow.down), self.ledger.cpu_seconds + (mlflow.cpu_seconds if mlflow else 0.0))
 
     # -- helpers (controller thread)
     def _begin(self, tune_trial_id: str, k: int) -> None:

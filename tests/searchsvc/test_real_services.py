@@ -4,47 +4,17 @@ PostgreSQL ledger — the same programs docker-compose.yml runs, started nativel
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.searchsvc.servers import MlflowServer
 
 
 @pytest.fixture(scope="module")
 def mlflow_server(postgres_url, tmp_path_factory):
-    port = free_port()
-    backend = postgres_url.replace("postgresql://", "postgresql+psycopg://")
-    artifacts = tmp_path_factory.mktemp("mlflow-artifacts")
-    log = open(tmp_path_factory.mktemp("mlflow-log") / "server.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", backend, "--artifacts-destination", str(artifacts), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/health", timeout=2)
-            break
-        except OSError:
-            assert server.poll() is None, open(log.name).read()[-3000:]
-            time.sleep(0.5)
-    else:
-        server.kill()
-        pytest.fail("mlflow server did not come up:\n" + open(log.name).read()[-3000:])
-    yield url
-    server.terminate()
-    server.wait(30)
+    server = MlflowServer(postgres_url, tmp_path_factory.mktemp("mlflow")).start()
+    yield server.url
+    server.kill()
 
 
 pytestmark = pytest.mark.usefixtures("ray_session")

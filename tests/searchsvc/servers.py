@@ -1,0 +1,49 @@
+"""A real `mlflow server` on loopback, backed by PostgreSQL, that a test can kill and start again."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.cluster.native import free_port
+
+
+class MlflowServer:
+    def __init__(self, backend: str, root: Path) -> None:
+        self.backend = backend.replace("postgresql://", "postgresql+psycopg://")
+        self.root, self.port = root, free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> MlflowServer:
+        log = open(self.root / "mlflow-server.log", "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
+             "--backend-store-uri", self.backend, "--artifacts-destination", str(self.root / "artifacts"),
+             "--workers", "1"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.url}/health", timeout=2).close()
+                return self
+            except OSError:
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.5)
+        self.kill()
+        raise RuntimeError("mlflow server did not come up:\n" + (self.root / "mlflow-server.log").read_text()[-3000:])
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or a lost machine: nothing is closed."""
+        if self.process is not None and self.process.poll() is None:
+            import os
+
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(30)
