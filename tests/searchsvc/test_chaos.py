@@ -144,12 +144,17 @@ def test_killed_driver_then_resume_finishes_the_sweep(tmp_path, run) -> None:
         assert trials[k]["attempts"] == before.attempts and trials[k]["val_score"] == before.val_score
 
 
-def test_cancel_records_cancelled_trials_and_the_sweep_resumes(tmp_path, run) -> None:
+@pytest.mark.parametrize("how", ["cancel", "SIGTERM"])
+def test_cancel_or_sigterm_records_cancelled_trials_and_the_sweep_resumes(how, tmp_path, run) -> None:
+    """`searchsvc cancel` from another process, or SIGTERM (`ray job stop`, `docker stop`), as Ctrl-C."""
     spec, driver = start_sweep(tmp_path, finished=4)
     try:
         sweep_id = json.loads(run("list", "--json")[1])[0]["sweep_id"]
-        code, _, err = run("cancel", sweep_id)
-        assert code == 0, err
+        if how == "cancel":
+            code, _, err = run("cancel", sweep_id)
+            assert code == 0, err
+        else:
+            driver.send_signal(signal.SIGTERM)
         out, err = driver.communicate(timeout=120)
     finally:
         if driver.poll() is None:

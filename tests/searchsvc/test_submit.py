@@ -188,3 +188,67 @@ def test_the_embedded_ray_runs_no_log_monitor(ray_session) -> None:
             commands.append(path.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
     assert any(session in c and "raylet" in c for c in commands), "the scan sees this Ray's processes"
     assert not any(session in c and "log_monitor" in c for c in commands)
+
+
+def test_extend_adds_the_trials_a_bigger_sweep_would_have_had(run, tiny_spec, tmp_path) -> None:
+    spec = tiny_spec(2)
+    code, out, err = run("submit", spec, "--json", "--no-mlflow")
+    assert code == 0, err
+    sweep_id = json.loads(out)["sweep_id"]
+    code, out, err = run("extend", sweep_id, "--add", "2", "--json")
+    assert code == 0, err
+    trials = json.loads(run("show", sweep_id, "--json")[1])["trials"]
+    bigger = tmp_path / "bigger.yaml"
+    bigger.write_text(spec.read_text().replace("trials: 6", "trials: 8"))
+    expected = {t["trial_index"]: t["config"] for t in json.loads(run("validate", bigger, "--show", "8", "--json")[1])["trials"]}
+    assert {t["trial_index"]: t["config"] for t in trials} == expected
+    assert all(t["status"] in ("ok", "diverged") for t in trials)
+
+
+def test_validate_shows_each_trials_size_and_a_memory_limit_refuses_the_sweep(run, tiny_spec, searchsvc_home) -> None:
+    spec = tiny_spec()
+    code, out, _ = run("validate", spec, "--show", "3", "--json")
+    shown = json.loads(out)["trials"]
+    assert code == 0 and all(t["param_count"] > 0 and t["memory_bytes"] > t["optimizer_state_bytes"] >= 0 for t in shown)
+    code, out, _ = run("validate", spec, "--show", "2")
+    assert " params, ~" in out and "optimizer state" in out
+    spec.write_text(spec.read_text() + "resources: {memory_limit: 100KiB}\n")
+    for command in ("validate", "submit"):
+        code, out, err = run(command, spec)
+        assert code == 2 and "resources.memory_limit: trial 0 needs an estimated" in err and "Traceback" not in err
+    assert not (searchsvc_home / "ledger.db").exists()
+
+
+def test_ui_serves_the_dashboard_on_searchsvcs_store(run, tiny_spec, tmp_path, searchsvc_home) -> None:
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+
+    from tests.cluster.native import free_port, wait_for
+
+    code, out, err = run("submit", tiny_spec(2), "--json")
+    assert code == 0, err
+    port = free_port()
+    ui = subprocess.Popen([sys.executable, "-m", "searchsvc", "ui", "--port", str(port)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env={**os.environ, "SEARCHSVC_HOME": str(searchsvc_home)},
+                          start_new_session=True)
+    try:
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/"), 120, "the MLflow UI")
+        assert b"mlflow" in urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().lower()
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=10",
+                                      timeout=5).read().decode()
+        assert '"tiny"' in body  # the sweep's experiment, from searchsvc's own store
+    finally:
+        os.killpg(ui.pid, 15)
+        ui.wait(30)
+
+
+def _answers(url: str) -> bool:
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(url, timeout=2).close()
+        return True
+    except OSError:
+        return False
