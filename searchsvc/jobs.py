@@ -30,6 +30,8 @@ UPLOAD_LIMIT_BYTES = 500 * 2**20
 #: seconds to wait for the cluster's Jobs API to answer, and for a submitted driver to record its sweep
 CONNECT_TIMEOUT_S = 5.0
 ACCEPT_TIMEOUT_S = 180.0
+#: seconds to wait for the job agent of a head that has just started
+AGENT_WAIT_S = 60.0
 #: where an uploaded data file lies in the job's working_dir
 UPLOAD_DIR = "data"
 
@@ -69,8 +71,11 @@ def client(cluster: str) -> Any:
         raise SearchSvcError(f"Ray: the Jobs API at {cluster} does not answer ({reason}); check that the cluster's "
                              "head runs with its dashboard (`ray start --head --dashboard-host=…`, port 8265) and "
                              "that this machine reaches it") from e
+    import logging
+
     from ray.job_submission import JobSubmissionClient
 
+    logging.getLogger("ray.dashboard").setLevel(logging.WARNING)  # no "uploading package" chatter on stderr
     return JobSubmissionClient(cluster)
 
 
@@ -91,11 +96,20 @@ def submit(command: list[str], cluster: str, sweep_id: str, job_id: str, *, env:
             (Path(tmp) / "spec.yaml").write_text(yaml.safe_dump(spec_document, sort_keys=False))
         entrypoint = shlex.join(["searchsvc", *command, "--address", "auto", "--as-job", job_id,
                                  "--job-cluster", cluster])
-        try:
-            jobs.submit_job(entrypoint=entrypoint, submission_id=job_id,
-                            runtime_env={"working_dir": tmp, "env_vars": env})
-        except (RuntimeError, ValueError) as e:
-            raise SearchSvcError(f"Ray: the cluster at {cluster} refused the job: {e}") from e
+        deadline = time.monotonic() + AGENT_WAIT_S
+        while True:
+            try:
+                jobs.submit_job(entrypoint=entrypoint, submission_id=job_id,
+                                runtime_env={"working_dir": tmp, "env_vars": env})
+                break
+            except (RuntimeError, ValueError) as e:
+                if "No available agent" not in str(e):
+                    raise SearchSvcError(f"Ray: the cluster at {cluster} refused the job: {e}") from e
+                if time.monotonic() >= deadline:
+                    raise SearchSvcError(f"Ray: the cluster at {cluster} has no job agent to run the job after "
+                                         f"{AGENT_WAIT_S:.0f} s; see the head's logs/dashboard_agent.log (a port it "
+                                         "could not bind? --dashboard-agent-listen-port, 52365 by default)") from e
+                time.sleep(2.0)  # a head that has just started
     submitted = Submitted(sweep_id, job_id, cluster)
     _wait_accepted(jobs, submitted, quiet)
     return submitted

@@ -69,7 +69,11 @@ def outcome_text(metric: str, o: Any) -> str:
     lines.append(f"Ledger:    {o.ledger}")
     if o.tracking_uri:
         lines.append(f"MLflow:    {o.tracking_uri} (parent run {o.parent_run_id})")
-        lines.append("Dashboard: searchsvc ui" + (f" --tracking-uri {o.tracking_uri}" if "MLFLOW_TRACKING_URI" in os.environ else ""))
+        if o.tracking_uri.startswith(("http://", "https://")):
+            lines.append(f"Dashboard: {o.tracking_uri}")
+        else:
+            lines.append("Dashboard: searchsvc ui" + (f" --tracking-uri {o.tracking_uri}"
+                                                      if "MLFLOW_TRACKING_URI" in os.environ else ""))
     lines.append(f"Trials:    searchsvc show {o.sweep_id}")
     return "\n".join(lines)
 

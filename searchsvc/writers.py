@@ -37,10 +37,17 @@ class _Worker(Generic[Item]):
         self._queue: queue.Queue[Item | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self.cpu_seconds = 0.0  # the thread's CPU time: what recording costs the machine
+        self._busy = False
         self._thread.start()
 
     def put(self, item: Item) -> None:
+        self._busy = True
         self._queue.put(item)
+
+    @property
+    def idle(self) -> bool:
+        """Everything queued so far is handled."""
+        return not self._busy
 
     def close(self) -> None:
         """Wait until everything queued was handled."""
@@ -59,6 +66,7 @@ class _Worker(Generic[Item]):
             started = time.thread_time()
             self._handle([i for i in items if i is not None], closing)
             self.cpu_seconds += time.thread_time() - started
+            self._busy = not self._queue.empty()
 
     def _gather(self) -> None:
         """Wait, if it pays, for more to be queued before a round."""
