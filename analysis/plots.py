@@ -272,7 +272,7 @@ def _marginal_axes(ax: Axes, marginal: Marginal, metric_name: str, overall: Marg
     labels = list(dict.fromkeys(p.label for _, points, _ in lines for p in points))
     xs = np.array([p.x for _, points, _ in lines for p in points], dtype=float) if marginal.numeric else np.zeros(1)
     scale = np.log if marginal.log else (lambda v: v)
-    span = float(np.ptp(scale(xs))) or 1.0
+    span = (float(np.ptp(scale(xs))) if xs.size else 0.0) or 1.0  # a marginal of no or one point has no span
     for k, (name, points, color) in enumerate(lines):
         offset = 0.0 if len(lines) == 1 else (k - (len(lines) - 1) / 2)
         if marginal.numeric:  # lines side by side, 1.2% of the axis apart, so their intervals do not hide each other

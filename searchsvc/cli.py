@@ -477,8 +477,9 @@ def analyze(sweep_id: str | None, table: str | None, out_dir: str, mode: str | N
     else:
         report = analyze_sweep(sweep_id, out_dir, ledger=ledger, references=lines, importance=not no_importance,
                                metric_name=metric_name, compare=compare)
-    click.echo(report.to_json() if as_json else report.summary_text())
-    click.echo(f"wrote {len(report.files)} files to {out_dir}", err=True)
+    click.echo(report.to_json() if as_json else report.summary_text())  # the summary names the files
+    if as_json:
+        click.echo(f"wrote {len(report.files)} files to {out_dir}", err=True)
 
 
 @cli.command()

@@ -1,0 +1,55 @@
+"""A user's own series through the CLI: every bad file is refused before anything runs (exit 2, one line
+naming the file, the column and the fix; no traceback; nothing written); and every shipped spec runs
+end to end, submit then analyze, on a tiny budget."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.experiments.test_series import _bad
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = ["missing_file", "missing_feature", "text_feature", "too_few_rows", "horizon_past_the_end",
+         "constant_feature", "constant_target", "one_class", "missing_value"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_series_data_exits_2_naming_the_file_and_nothing_is_written(case, run, tmp_path, searchsvc_home) -> None:
+    path, settings = _bad(tmp_path, case)
+    dataset = {"name": "series", "path": str(path), **{k: list(v) if isinstance(v, tuple) else v
+                                                      for k, v in settings.items()}}
+    spec = tmp_path / "series.yaml"
+    spec.write_text(yaml.safe_dump({"name": "series", "trials": 2, "dataset": dataset, "space": {"units": 8}}))
+    code, out, err = run("submit", spec, "-q")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: dataset") and str(path) in err, err
+    assert "Traceback" not in err and out == ""
+    written = {p.name for p in searchsvc_home.iterdir()} if searchsvc_home.exists() else set()
+    assert written <= {"datasets"}, written
+
+
+SHIPPED = sorted(ROOT.glob("experiments/*.yaml"))
+
+
+@pytest.mark.usefixtures("ray_session")
+@pytest.mark.parametrize("shipped", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_each_shipped_spec_runs_end_to_end_on_a_tiny_budget(shipped, run, tmp_path) -> None:
+    spec = yaml.safe_load(shipped.read_text())
+    spec.update(trials=3, max_concurrent=2, training={**spec.get("training", {}), "max_epochs": 2, "patience": None})
+    if spec["dataset"].get("path"):
+        spec["dataset"]["path"] = str(shipped.parent / spec["dataset"]["path"])
+    if spec["dataset"]["name"] == "mnist1d":
+        spec["dataset"]["samples"] = 600
+    tiny = tmp_path / shipped.name
+    tiny.write_text(yaml.safe_dump(spec))
+    code, out, err = run("submit", tiny, "--json")
+    assert code == 0, err
+    outcome = json.loads(out)
+    assert sum(outcome["counts"].values()) == 3 and outcome["status"] == "completed"
+    code, out, err = run("analyze", outcome["sweep_id"], "--out", tmp_path / "report", "--no-importance", "--json")
+    assert code == 0, err
+    assert [row["s"] for row in json.loads(out)["efficiency"]] == [1, 2]
