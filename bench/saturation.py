@@ -20,7 +20,6 @@ import argparse
 import secrets
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace

@@ -217,24 +217,21 @@ class NativeCluster:
 
     def job_status(self, job_id: str) -> str:
         """What the Jobs API says of a job (asked over HTTP, as this test process holds no Ray settings)."""
-        import json
-
-        request = urllib.request.Request(f"{self.jobs_api}/api/jobs/{job_id}",
-                                         headers={"Authorization": f"Bearer {self.token}"})
-        with urllib.request.urlopen(request, timeout=5) as r:
-            return json.load(r)["status"]
+        return self._get(f"/api/jobs/{job_id}")["status"]
 
     def alive_nodes(self) -> int:
-        import json
-
-        request = urllib.request.Request(f"{self.jobs_api}/nodes?view=summary",
-                                         headers={"Authorization": f"Bearer {self.token}"})
         try:
-            with urllib.request.urlopen(request, timeout=5) as r:
-                summary = json.load(r)["data"]["summary"]
+            summary = self._get("/nodes?view=summary")["data"]["summary"]
         except (OSError, KeyError, ValueError):
             return 0
         return sum(1 for node in summary if node.get("raylet", {}).get("state") == "ALIVE")
+
+    def _get(self, path: str) -> dict:
+        import json
+
+        request = urllib.request.Request(self.jobs_api + path, headers={"Authorization": f"Bearer {self.token}"})
+        with urllib.request.urlopen(request, timeout=5) as r:
+            return json.load(r)
 
     def raylet_pid(self, node: str) -> int:
         """The pid of a node's raylet (its command line names the node's temporary folder)."""

@@ -10,7 +10,6 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 
 import pytest
 

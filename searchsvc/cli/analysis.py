@@ -1,0 +1,134 @@
+"""Commands that learn from finished trials: analyze, export, and the MLflow dashboard (ui)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from searchsvc.cli.group import cli, json_option, ledger_option, tracking_option
+from searchsvc.errors import UsageError
+
+
+@cli.command()
+@click.argument("sweep_id", metavar="[SWEEP]", required=False)
+@click.option("--table", "table", metavar="PATH", type=click.Path(dir_okay=False),
+              help="Analyze a trials table (CSV or Parquet) instead of a sweep in the ledger.")
+@click.option("--out", "out_dir", default="report", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for figures (PNG+SVG), CSV tables and summary.txt.")
+@click.option("--mode", type=click.Choice(["max", "min"]), help="Score direction (required with --table).")
+@click.option("--metric", "metric_name", help="Name of the score, for labels (default: the sweep's metric).")
+@click.option("--reference", "references", multiple=True, metavar="LABEL=SCORE",
+              help="A horizontal line on the efficiency plot, e.g. 'grid search=0.81'. Repeatable.")
+@click.option("--compare", "compared", multiple=True, metavar="KIND[:LABEL]=SOURCE",
+              help="Another search of the same space on the efficiency figure: KIND grid (its best, with its eq. 5-6 "
+                   "band), sobol (its curve by blocks of 2^k points) or random; SOURCE a trials table or a sweep. "
+                   "Repeatable.")
+@click.option("--no-importance", is_flag=True, help="Skip fANOVA (the slow part).")
+@ledger_option
+@json_option
+def analyze(sweep_id: str | None, table: str | None, out_dir: str, mode: str | None, metric_name: str | None,
+            references: tuple[str, ...], compared: tuple[str, ...], no_importance: bool, ledger: str | None,
+            as_json: bool) -> None:
+    """Random-search efficiency (Bergstra & Bengio 2012), expected best of n trials, how many trials are
+    needed, and which hyperparameters matter; with --compare, random search against grid and Sobol searches
+    of the same space. Figures and tables go to --out and, for a sweep, onto its MLflow run.
+
+    \b
+    Example:
+      searchsvc analyze quickstart-20261122-101500-1a2b --out report/
+      searchsvc analyze --table trials.csv --mode max --out report/
+      searchsvc analyze --table random.csv --mode max --compare grid=grid.csv --compare sobol=sobol.csv
+    """
+    from searchsvc.analyze import analyze_sweep, analyze_table
+
+    if (sweep_id is None) == (table is None):
+        raise UsageError("analyze: give either a SWEEP id or --table PATH (one of them)")
+    lines = _parse_references(references)
+    compare = _parse_compared(compared)
+    if table is not None:
+        if mode is None:
+            raise UsageError("--mode: required with --table; say whether higher (max) or lower (min) scores are better")
+        report = analyze_table(table, out_dir, mode=mode, metric_name=metric_name or "score", references=lines,
+                               importance=not no_importance, compare=compare, ledger=ledger)
+    else:
+        report = analyze_sweep(sweep_id, out_dir, ledger=ledger, references=lines, importance=not no_importance,
+                               metric_name=metric_name, compare=compare)
+    click.echo(report.to_json() if as_json else report.summary_text())  # the summary names the files
+    if as_json:
+        click.echo(f"wrote {len(report.files)} files to {out_dir}", err=True)
+
+
+@cli.command()
+@click.argument("sweep_id", metavar="SWEEP")
+@click.option("--out", "path", metavar="PATH", required=True, type=click.Path(dir_okay=False),
+              help="Where to write the trials table (.csv or .parquet).")
+@ledger_option
+def export(sweep_id: str, path: str, ledger: str | None) -> None:
+    """Write a sweep's trials in the analysis' table format (one row per trial, param_<name> columns).
+
+    \b
+    Example:
+      searchsvc export quickstart-20261122-101500-1a2b --out trials.csv
+    """
+    from analysis import write_trials
+    from searchsvc.export import trials_frame
+    from searchsvc.ledger import get_ledger
+
+    db = get_ledger(ledger)
+    sweep = db.sweep(sweep_id)
+    frame = trials_frame(db, sweep.sweep_id)
+    written = write_trials(frame, path)
+    click.echo(f"wrote {len(frame)} trials of {sweep.sweep_id} to {written}", err=True)
+
+
+def _parse_compared(items: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """``KIND[:LABEL]=SOURCE`` → ``(label, kind, source)``; the label defaults to the kind."""
+    from analysis.compare import KINDS
+
+    out = []
+    for item in items:
+        name, _, source = item.partition("=")
+        kind, _, label = name.partition(":")
+        if kind not in KINDS or not source:
+            raise UsageError(f"--compare: expected KIND[:LABEL]=SOURCE with KIND one of {', '.join(KINDS)} and SOURCE "
+                             f"a trials table or a sweep, like grid=grid.csv; got {item!r}")
+        out.append((label or kind, kind, source))
+    return out
+
+
+def _parse_references(items: tuple[str, ...]) -> dict[str, float]:
+    lines = {}
+    for item in items:
+        label, _, value = item.rpartition("=")
+        try:
+            lines[label.strip()] = float(value)
+        except ValueError:
+            raise UsageError(f"--reference: expected LABEL=SCORE like 'grid search=0.81', got {item!r}") from None
+        if not label.strip():
+            raise UsageError(f"--reference: the label is empty in {item!r}; write LABEL=SCORE")
+    return lines
+
+
+@cli.command()
+@tracking_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def ui(tracking_uri: str | None, host: str, port: int) -> None:
+    """Open the MLflow dashboard on searchsvc's tracking store.
+
+    \b
+    Example:
+      searchsvc ui --port 5000     # then browse http://127.0.0.1:5000
+    """
+    from searchsvc.tracking import get_tracker
+
+    uri = get_tracker(tracking_uri).tracking_uri
+    if uri.startswith(("http://", "https://")):
+        click.echo(f"The dashboard is served by the tracking server: {uri}")
+        return
+    click.echo(f"MLflow UI for {uri} on http://{host}:{port} (Ctrl-C stops it)", err=True)
+    sys.stdout.flush()
+    os.execvp(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+                               "--host", host, "--port", str(port)])
