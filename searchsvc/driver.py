@@ -16,7 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from searchsvc.cluster import Cluster, connect
@@ -41,6 +41,16 @@ class Job:
 
     job_id: str
     cluster: str  # the Jobs API address it was submitted to
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How this run of a driver was started: where its trials run, whether it shows progress, as which job."""
+
+    address: str | None = None  # None: an embedded Ray
+    quiet: bool = False
+    job: Job | None = None
+    started: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)
@@ -72,15 +82,14 @@ class SweepRun:
     tracker: Tracker | None
     cluster: Cluster
     data: Any
-    quiet: bool
-    started: float
+    launch: Launch
 
 
 def submit(spec: SweepSpec, *, ledger: None | str | Ledger = None, tracker: None | str | Tracker = None,
            address: str | None = None, quiet: bool = False, track: bool = True, sweep_id: str | None = None,
            job: Job | None = None) -> SweepOutcome:
     """Start a new sweep, run every trial of ``spec``, return the outcome. ``track=False`` skips MLflow."""
-    started = time.monotonic()
+    launch = Launch(address, quiet, job)
     if job is not None:
         spec = _keep_uploaded_data(spec)
     params = trial_params_range(spec.space, spec.strategy, spec.seed, 0, spec.trials, spec.grid_points)
@@ -102,26 +111,26 @@ def submit(spec: SweepSpec, *, ledger: None | str | Ledger = None, tracker: None
                                     SweepStatus.RUNNING, now(), parent_run_id, tracker.tracking_uri if tracker else None,
                                     driver=this_driver(), job_id=job and job.job_id, cluster=job and job.cluster))
     ledger.upsert_trials([TrialRecord(sweep_id, k, p, TrialStatus.PENDING) for k, p in enumerate(params)])
-    run = SweepRun(spec, ledger.sweep(sweep_id), ledger, tracker, cluster, data, quiet, started)
-    return _execute(run, range(spec.trials), job)
+    run = SweepRun(spec, ledger.sweep(sweep_id), ledger, tracker, cluster, data, launch)
+    return _execute(run, range(spec.trials))
 
 
 def resume(sweep_id: str, *, ledger: None | str | Ledger = None, address: str | None = None,
            quiet: bool = False, job: Job | None = None) -> SweepOutcome:
     """Finish a sweep whose driver died or was cancelled: run every trial that has no final result,
     with its recorded config, in its existing MLflow run. First, MLflow gets what it missed."""
-    started = time.monotonic()
+    launch = Launch(address, quiet, job)
     ledger, sweep, spec, tracker = _open(sweep_id, ledger, job)
     if tracker and sweep.mlflow_run_id:
         _backfill(ledger, tracker, sweep, quiet)
     todo = [t.trial_index for t in ledger.trials(sweep.sweep_id) if not TrialStatus(t.status).final]
-    return _continue(spec, sweep, todo, ledger, tracker, address, quiet, started, job)
+    return _continue(spec, sweep, todo, (ledger, tracker), launch)
 
 
 def extend(sweep_id: str, trials: int, *, ledger: None | str | Ledger = None, address: str | None = None,
            quiet: bool = False, job: Job | None = None) -> SweepOutcome:
     """Add trials S..S+N-1: the configs a sweep of S+N trials would have had."""
-    started = time.monotonic()
+    launch = Launch(address, quiet, job)
     ledger, sweep, spec, tracker = _open(sweep_id, ledger, job)
     bigger = spec.model_copy(update={"trials": spec.trials + trials})
     if spec.strategy == "grid":
@@ -131,8 +140,8 @@ def extend(sweep_id: str, trials: int, *, ledger: None | str | Ledger = None, ad
     new = [TrialRecord(sweep.sweep_id, spec.trials + i, p, TrialStatus.PENDING) for i, p in enumerate(params)]
     ledger.upsert_trials(new)
     ledger.update_sweep(sweep.sweep_id, trials=bigger.trials, spec=bigger.model_dump(mode="json"))
-    return _continue(bigger, ledger.sweep(sweep.sweep_id), range(spec.trials, bigger.trials), ledger, tracker,
-                     address, quiet, started, job)
+    return _continue(bigger, ledger.sweep(sweep.sweep_id), range(spec.trials, bigger.trials), (ledger, tracker),
+                     launch)
 
 
 def new_sweep_id(name: str) -> str:
@@ -196,20 +205,23 @@ def _backfill(ledger: Ledger, tracker: Tracker, sweep: SweepRecord, quiet: bool)
         print(f"searchsvc: wrote {len(done.backfilled)} trials that MLflow missed into their runs", file=sys.stderr)
 
 
-def _continue(spec: SweepSpec, sweep: SweepRecord, indices: Iterable[int], ledger: Ledger, tracker: Tracker | None,
-              address: str | None, quiet: bool, started: float, job: Job | None) -> SweepOutcome:
+def _continue(spec: SweepSpec, sweep: SweepRecord, indices: Iterable[int], stores: tuple[Ledger, Tracker | None],
+              launch: Launch) -> SweepOutcome:
+    """Run more of a recorded sweep: its unfinished trials (resume) or new ones (extend)."""
+    ledger, tracker = stores
     data = _load_data(spec, [])
-    cluster = connect(spec, address)
+    cluster = connect(spec, launch.address)
+    job = launch.job
     ledger.update_sweep(sweep.sweep_id, status=SweepStatus.RUNNING, driver=this_driver(), finished_at=None,
                         **({"job_id": job.job_id, "cluster": job.cluster} if job else {}))
     if tracker and sweep.mlflow_run_id:
         with contextlib.suppress(Exception):  # MLflow down: the recorder notes what it misses
             tracker.reopen(sweep.mlflow_run_id)
-    run = SweepRun(spec, ledger.sweep(sweep.sweep_id), ledger, tracker, cluster, data, quiet, started)
-    return _execute(run, indices, job)
+    run = SweepRun(spec, ledger.sweep(sweep.sweep_id), ledger, tracker, cluster, data, launch)
+    return _execute(run, indices)
 
 
-def _execute(run: SweepRun, indices: Iterable[int], job: Job | None) -> SweepOutcome:
+def _execute(run: SweepRun, indices: Iterable[int]) -> SweepOutcome:
     """Run the given trials of a recorded sweep; whatever happens, leave every record closed."""
     from searchsvc.bundles import BundleScheduler
     from searchsvc.recorder import TrialRecorder
@@ -221,7 +233,7 @@ def _execute(run: SweepRun, indices: Iterable[int], job: Job | None) -> SweepOut
     scheduler = BundleScheduler(todo, run.cluster.capacity, None if spec.bundle == "auto" else spec.bundle,
                                 MAX_INFRA_RESTARTS, on_give_up=recorder.give_up)
     cancel = threading.Event()
-    if job is not None:
+    if run.launch.job is not None:
         print(f"{ACCEPTED} {sweep_id}", file=sys.stderr, flush=True)
     status = SweepStatus.FAILED
     try:
@@ -270,7 +282,7 @@ def _run_tune(run: SweepRun, recorder: Any, scheduler: Any, cancel: threading.Ev
     def resources(config: dict[str, Any]) -> Any:  # each bundle's GPU share is decided when it starts
         return tune.PlacementGroupFactory([{"CPU": cpus, **({"GPU": config["gpus"]} if config["gpus"] else {})}])
 
-    progress = None if run.quiet else Progress(recorder, len(params), spec.metric, spec.mode)
+    progress = None if run.launch.quiet else Progress(recorder, len(params), spec.metric, spec.mode)
     tuner = tune.Tuner(
         tune.with_resources(tune.with_parameters(run_bundle, data=run.data, job=job), resources),
         tune_config=tune.TuneConfig(search_alg=scheduler, num_samples=-1, reuse_actors=True,
@@ -306,7 +318,7 @@ def _finish(run: SweepRun, status: SweepStatus, recording: Any, bundles: int) ->
     counts = Counter(str(t.status) for t in trials)
     outcome = SweepOutcome(sweep.sweep_id, sweep.metric, status, counts, best, repr(ledger),
                            tracker.tracking_uri if tracker else None, sweep.mlflow_run_id,
-                           time.monotonic() - run.started, bundles, recording.cpu_seconds, lost, ledger_error,
+                           time.monotonic() - run.launch.started, bundles, recording.cpu_seconds, lost, ledger_error,
                            recording.mlflow_missing, recording.mlflow_error)
     if tracker and sweep.mlflow_run_id and not recording.mlflow_down:  # a dead server is not waited for again
         try:

@@ -130,7 +130,7 @@ def resume(ctx: click.Context, sweep_id: str, cluster: str | None, address: str 
     """
     from searchsvc.driver import resume as resume_sweep
 
-    if _goes_to_cluster(ctx, sweep_id, cluster, address, ledger, job_id, ["resume"], quiet or as_json, as_json):
+    if _goes_to_cluster(ctx, ["resume"]):
         return
     outcome = resume_sweep(sweep_id, ledger=ledger, address=address, quiet=quiet or as_json, job=_job(job_id, job_cluster))
     _report_outcome(outcome, outcome.metric, as_json)
@@ -157,8 +157,7 @@ def extend(ctx: click.Context, sweep_id: str, n: int, cluster: str | None, addre
     """
     from searchsvc.driver import extend as extend_sweep
 
-    if _goes_to_cluster(ctx, sweep_id, cluster, address, ledger, job_id, ["extend", "--add", str(n)],
-                        quiet or as_json, as_json):
+    if _goes_to_cluster(ctx, ["extend", "--add", str(n)]):
         return
     outcome = extend_sweep(sweep_id, n, ledger=ledger, address=address, quiet=quiet or as_json,
                            job=_job(job_id, job_cluster))
@@ -249,23 +248,24 @@ def _explicit_stores(ctx: click.Context, ledger: str | None, tracking_uri: str |
     return stores
 
 
-def _goes_to_cluster(ctx: click.Context, sweep_id: str, cluster: str | None, address: str | None, ledger: str | None,
-                     job_id: str | None, command: list[str], quiet: bool, as_json: bool) -> bool:
-    """``resume``/``extend`` of a sweep on a cluster (``--cluster``, or the one it was submitted to): submit
-    the driver there as a job; ``False`` when the driver runs here."""
-    if job_id is not None or address is not None:
-        _refuse_both(address if cluster else None)
+def _goes_to_cluster(ctx: click.Context, command: list[str]) -> bool:
+    """``resume``/``extend`` (``command``) of a sweep on a cluster (``--cluster``, or the one it was submitted
+    to): submit its driver there as a job; ``False`` when the driver runs here (``--address``, or a job's)."""
+    options = ctx.params
+    if options["job_id"] is not None or options["address"] is not None:
+        _refuse_both(options["address"] if options["cluster"] else None)
         return False
     from searchsvc.ledger import get_ledger
 
-    sweep = get_ledger(ledger).sweep(sweep_id)
-    cluster = cluster or sweep.cluster
+    sweep = get_ledger(options["ledger"]).sweep(options["sweep_id"])
+    cluster = options["cluster"] or sweep.cluster
     if cluster is None:
         return False
     from searchsvc.jobs import continue_sweep
 
-    submitted = continue_sweep(sweep.sweep_id, command, cluster, _explicit_stores(ctx, ledger, None), quiet=quiet)
-    _report_submitted(submitted, as_json)
+    submitted = continue_sweep(sweep.sweep_id, command, cluster, _explicit_stores(ctx, options["ledger"], None),
+                               quiet=options["quiet"] or options["as_json"])
+    _report_submitted(submitted, options["as_json"])
     return True
 
 
