@@ -54,3 +54,19 @@ def test_a_data_file_over_the_upload_limit_is_refused_before_anything_is_sent(ru
     spec.write_text("name: npz\ntrials: 2\ndataset: {name: npz, path: big.npz}\nspace: {units: 8}\n")
     code, _, err = run("submit", spec, "--cluster", "http://127.0.0.1:1", "-q")
     assert code == 2 and "--data-on-cluster" in err and "MiB a Ray job can upload" in err, err
+
+
+def test_a_jobs_driver_refuses_file_stores_before_anything_is_written(tiny_spec, searchsvc_home) -> None:
+    """What the cluster's nodes name is checked where the driver runs: a SQLite ledger or MLflow store would
+    be a file on the head, out of reach of every other machine."""
+    from searchsvc.driver import Job, submit
+    from searchsvc.errors import UsageError
+    from searchsvc.spec import load_spec
+
+    spec = load_spec(tiny_spec())
+    job = Job("j-1", "http://head:8265")
+    with pytest.raises(UsageError, match="a database server that the cluster"):
+        submit(spec, job=job)  # the defaults: SQLite files under $SEARCHSVC_HOME
+    with pytest.raises(UsageError, match="an MLflow tracking server"):
+        submit(spec, job=job, ledger="postgresql://searchsvc@127.0.0.1:5432/x")
+    assert not (searchsvc_home / "ledger.db").exists() and not (searchsvc_home / "mlflow.db").exists()
