@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from searchsvc.errors import UsageError
+from searchsvc.status import SweepStatus
 from searchsvc.export import optuna_distributions, trials_frame
 from searchsvc.ledger import Ledger, get_ledger
 
@@ -37,7 +38,7 @@ def analyze_sweep(sweep_id: str, out_dir: str | os.PathLike[str], *, ledger: Non
     if spec.strategy != "random":
         print(f"warning: {sweep.sweep_id} used {spec.strategy} sampling; re-partitioning into experiments assumes "
               "i.i.d. trials, so read the efficiency curve as indicative only", file=sys.stderr)
-    if sweep.status != "completed":
+    if sweep.status != SweepStatus.COMPLETED:
         print(f"warning: {sweep.sweep_id} is {sweep.status}; analysing the trials finished so far", file=sys.stderr)
     if spec.metric not in NOISE_METRICS:
         print(f"note: {spec.metric} is not a proportion of correct answers, so the analysis goes without the noise "

@@ -35,6 +35,11 @@ class TrialStatus(StrEnum):
         return self in _HAS_RESULT
 
     @property
+    def usable(self) -> bool:
+        """A result of its config, which the analysis ranks: ok, and diverged (at the worst score)."""
+        return self in (TrialStatus.OK, TrialStatus.DIVERGED)
+
+    @property
     def scored(self) -> bool:
         """It holds validation and test scores."""
         return self is TrialStatus.OK

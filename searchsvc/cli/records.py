@@ -7,6 +7,7 @@ import sys
 import click
 
 from searchsvc.cli.group import cli, json_option, ledger_option
+from searchsvc.status import SweepStatus
 from searchsvc.texts import best_line, sweep_line, to_json, trial_json, trial_line
 
 
@@ -79,11 +80,11 @@ def status(sweep_id: str, watch: bool, interval: float, ledger: str | None, as_j
         elif text != shown:
             click.echo(text)
         shown = text
-        if not watch or sweep.status != "running":
+        if not watch or sweep.status != SweepStatus.RUNNING:
             break
         time.sleep(interval)
-    if watch and sweep.status != "completed":
-        sys.exit(130 if sweep.status == "cancelled" else 1)
+    if watch and sweep.status != SweepStatus.COMPLETED:
+        sys.exit(130 if sweep.status == SweepStatus.CANCELLED else 1)
 
 
 @cli.command()

@@ -9,6 +9,7 @@ import click
 
 from searchsvc.cli.group import cli, json_option, ledger_option, tracking_option
 from searchsvc.errors import SearchSvcError, UsageError
+from searchsvc.status import SweepStatus, TrialStatus
 from searchsvc.texts import config_text, indices_text, outcome_json, outcome_text, to_json
 
 
@@ -298,8 +299,8 @@ def _report_outcome(outcome: Any, metric: str, as_json: bool) -> None:
             if outcome.ledger_lost else "the sweep's record"
         raise SearchSvcError(f"the ledger {outcome.ledger} did not take {lost}: {outcome.ledger_error}; it does not "
                              f"hold all that ran: mend the database, then `searchsvc resume {outcome.sweep_id}`")
-    if outcome.status == "cancelled":
+    if outcome.status == SweepStatus.CANCELLED:
         click.echo(f"cancelled; resume with: searchsvc resume {outcome.sweep_id}", err=True)
         sys.exit(130)
-    if outcome.counts.get("ok", 0) + outcome.counts.get("diverged", 0) == 0:
+    if not any(TrialStatus(s).usable for s in outcome.counts):
         raise SearchSvcError(f"no trial finished; see `searchsvc show {outcome.sweep_id}` for the errors")
