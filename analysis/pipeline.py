@@ -63,6 +63,7 @@ def analyze(
     figures: bool = True,
     seed: int = 0,
     compare: Sequence[tuple[str, str, TableSource]] | None = None,
+    noise_note: str | None = None,
 ) -> Report:
     """Analyse a trials table (path or DataFrame, see :mod:`analysis.table`) into ``out_dir``.
 
@@ -71,6 +72,7 @@ def analyze(
     efficiency plot, e.g. ``{"grid search": 0.81}``; ``importance=False`` skips fANOVA (the slow
     part) and ``figures=False`` the figures. ``compare`` lists other searches of the same space as
     ``(label, kind, table)`` with kind ``"grid"``, ``"sobol"`` or ``"random"`` (:mod:`analysis.compare`).
+    ``noise_note`` says why a table goes without set sizes, in place of the summary's own line.
     Raises ``DataError`` for an invalid table and ``UsageError`` for an invalid argument.
     """
     trials = TrialTable.from_frame(table, mode=mode)
@@ -94,6 +96,7 @@ def analyze(
         importance=fanova_importance(trials, distributions, seed=seed) if importance else None,
         marginals=marginal_effects(trials, distributions),
         comparison=comparison,
+        **({"noise_note": noise_note} if noise_note else {}),
     )
     files = _write_tables(report, trials, out)
     if figures:

@@ -53,6 +53,7 @@ class Report:
     marginals: tuple[Marginal, ...]
     comparison: Comparison | None = None
     files: tuple[Path, ...] = ()
+    noise_note: str = "No val_n/test_n: the noise model (eq. 5–6) was skipped."  # said when it was not used
 
     def to_dict(self) -> dict[str, object]:
         """The JSON object (module docstring) as Python data; NaN becomes None."""
@@ -117,7 +118,7 @@ class Report:
         if band is not None:
             lines.append(f"Noise-aware test {m} over all trials (eq. 5–6): {band.mean:.4f} ± {band.sd:.4f} (95%: {band.low:.4f} to {band.high:.4f})")
         else:
-            lines.append("No val_n/test_n: the noise model (eq. 5–6) was skipped.")
+            lines.append(self.noise_note)
         shown = [e for e in self.expected_best if e.n & (e.n - 1) == 0]
         lines.append(f"Expected best test {m} of n trials: " + ", ".join(f"n={e.n} {e.mean:.4f}" for e in shown[:: max(1, len(shown) // 6)]))
         need = self.trials_needed

@@ -40,13 +40,14 @@ def analyze_sweep(sweep_id: str, out_dir: str | os.PathLike[str], *, ledger: Non
               "i.i.d. trials, so read the efficiency curve as indicative only", file=sys.stderr)
     if sweep.status != SweepStatus.COMPLETED:
         print(f"warning: {sweep.sweep_id} is {sweep.status}; analysing the trials finished so far", file=sys.stderr)
+    note = None
     if spec.metric not in NOISE_METRICS:
-        print(f"note: {spec.metric} is not a proportion of correct answers, so the analysis goes without the noise "
-              "model of Bergstra & Bengio's eq. 5-6 (its binomial variance describes accuracies)", file=sys.stderr)
+        note = (f"The noise model (eq. 5–6) was not used: {spec.metric} is not a proportion of correct answers, "
+                "and its binomial variance describes accuracies.")
     report = analyze(_frame(db, sweep.sweep_id, spec.metric), out_dir, mode=sweep.mode,
                      distributions=optuna_distributions(spec.space), references=references,
                      metric_name=metric_name or spec.metric, importance=importance,
-                     compare=_compared(compare, db, sweep.mode, spec))
+                     compare=_compared(compare, db, sweep.mode, spec), noise_note=note)
     if sweep.tracking_uri and sweep.mlflow_run_id:
         from searchsvc.tracking import get_tracker
 

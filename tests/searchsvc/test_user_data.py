@@ -53,3 +53,6 @@ def test_each_shipped_spec_runs_end_to_end_on_a_tiny_budget(shipped, run, tmp_pa
     code, out, err = run("analyze", outcome["sweep_id"], "--out", tmp_path / "report", "--no-importance", "--json")
     assert code == 0, err
     assert [row["s"] for row in json.loads(out)["efficiency"]] == [1, 2]
+    summary = (tmp_path / "report" / "summary.txt").read_text()
+    noise_model = spec.get("objective", {}).get("metric", "accuracy") == "accuracy" and spec["dataset"]["name"] != "adding"
+    assert noise_model == ("eq. 5–6): " in summary) and noise_model != ("was not used" in summary), summary
