@@ -6,11 +6,13 @@ Each spec goes through the ``searchsvc`` command line as a user would run it (``
 then ``export``), in a child process of this interpreter, with this environment (``SEARCHSVC_HOME``
 chooses the ledger and MLflow store). Written to ``--out``: ``<name>.csv`` per sweep (the analysis
 table format) and ``provenance.json``: each spec and its SHA-256, the git commit of the code, library
-versions, the CPU, the date, and per sweep its wall time, its trials' summed ``train_seconds`` (what
-the trainings took whatever else ran on the machine) and that sum over the trials run at once (the
-ideal wall time), the load average before and after, and its trials by status.
+versions, the CPU, the date, and per sweep its wall time, its trials' summed ``train_seconds`` (each trial's
+wall time from its start to its result) and that sum over the trials run at once (the ideal wall
+time), their summed CPU seconds (which work of others on the machine does not inflate), the load
+average before and after, and its trials by status.
 
-This runs the study for real (about 90 minutes on 2 cores); nothing else in the study does.
+This runs the study for real (sized for about 90 minutes on 2 otherwise idle cores); nothing else in the
+study does.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ import pandas as pd
 STUDY = Path(__file__).resolve().parent
 ROOT = STUDY.parents[1]
 SWEEPS = ("random", "grid", "sobol")  # run in this order
+#: what only a run of the sweep here measured; recording the sweep again from the ledger keeps these
+TIMED_BY_RUN = ("git_commit", "started", "finished", "wall_seconds", "wall_from", "driver_wall_seconds", "loadavg_before",
+                "loadavg_after", "bundles")
 LIBRARIES = ("torch", "ray", "mlflow", "numpy", "scipy", "optuna", "pandas", "mnist1d")
 
 
@@ -40,18 +45,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=STUDY / "tables", help="folder for the tables and provenance.json")
     parser.add_argument("--specs", type=Path, default=STUDY, help="folder of random.yaml, grid.yaml, sobol.yaml")
     parser.add_argument("--only", default=",".join(SWEEPS), help="comma-separated sweeps to run (default: all three)")
+    parser.add_argument("--record", metavar="NAME=SWEEP", action="append", default=[],
+                        help="run nothing for NAME: export the finished ledger sweep SWEEP as its table and record it "
+                             "(its wall time then comes from the ledger); repeatable")
     args = parser.parse_args(argv)
-    names = [n for n in args.only.split(",") if n]
-    unknown = sorted(set(names) - set(SWEEPS))
+    names = [n for n in args.only.split(",") if n] if not args.record else []
+    recorded = dict(r.partition("=")[::2] for r in args.record)
+    unknown = sorted((set(names) | set(recorded)) - set(SWEEPS))
     if unknown:
-        parser.error(f"--only: unknown sweep {unknown[0]!r}; expected some of {', '.join(SWEEPS)}")
+        parser.error(f"unknown sweep {unknown[0]!r}; expected some of {', '.join(SWEEPS)}")
     args.out.mkdir(parents=True, exist_ok=True)
-    provenance = {**environment(), "started": now(), "sweeps": {}}
+    path = args.out / "provenance.json"
+    provenance = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {**environment(), "sweeps": {}}
+    check_same_environment(provenance)
+    for name, sweep_id in recorded.items():
+        kept = {k: v for k, v in provenance["sweeps"].get(name, {}).items() if k in TIMED_BY_RUN}
+        provenance["sweeps"][name] = {**record(args.specs / f"{name}.yaml", sweep_id, args.out / f"{name}.csv"), **kept}
+        provenance["sweeps"][name].setdefault("git_commit", provenance["git_commit"])
+        write_json(path, provenance)
     for name in names:
         provenance["sweeps"][name] = run_sweep(args.specs / f"{name}.yaml", args.out / f"{name}.csv")
-        write_json(args.out / "provenance.json", provenance)  # after each sweep, so a later failure keeps it
-    provenance["finished"] = now()
-    write_json(args.out / "provenance.json", provenance)
+        write_json(path, provenance)  # after each sweep, so a later failure keeps it
 
 
 def run_sweep(spec: Path, table: Path) -> dict[str, object]:
@@ -59,33 +73,88 @@ def run_sweep(spec: Path, table: Path) -> dict[str, object]:
     print(f"{spec.name}: submitting ({now()})", file=sys.stderr, flush=True)
     load_before, started = os.getloadavg(), now()
     start = time.perf_counter()
-    outcome = json.loads(searchsvc("submit", str(spec), "-q", "--json"))
+    outcome, other = outcome_json(searchsvc("submit", str(spec), "-q", "--json"))
     wall = time.perf_counter() - start
     load_after = os.getloadavg()
-    searchsvc("export", outcome["sweep_id"], "--out", str(table))
-    trials = pd.read_csv(table)
-    train_seconds = float(trials["train_seconds"].sum())
+    out = {
+        **record(spec, outcome["sweep_id"], table),
+        "git_commit": environment()["git_commit"],
+        "started": started,
+        "finished": now(),
+        "wall_seconds": round(wall, 1),
+        "driver_wall_seconds": outcome["wall_seconds"],
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in load_after],
+        "bundles": outcome["bundles"],
+    }
+    out["wall_from"] = "submit, timed here"
+    if other:
+        out["submit_stdout_other"] = other[:2000]
+    print(f"{spec.name}: {out['status']} in {wall:.0f} s, {out['sum_train_seconds']:.0f} s of training", file=sys.stderr, flush=True)
+    return out
+
+
+def record(spec: Path, sweep_id: str, table: Path) -> dict[str, object]:
+    """A finished sweep from the ledger: its table exported to ``table``, its trials' time, its counts."""
+    status = json.loads(searchsvc("status", sweep_id, "--json"))
+    searchsvc("export", sweep_id, "--out", str(table))
+    train_seconds = float(pd.read_csv(table)["train_seconds"].sum())
     at_once = concurrent_trials()
-    print(f"{spec.name}: {outcome['status']} in {wall:.0f} s, {train_seconds:.0f} s of training", file=sys.stderr, flush=True)
+    created, finished = ledger_times(sweep_id)
     return {
         "spec": relative(spec),
         "spec_sha256": hashlib.sha256(spec.read_bytes()).hexdigest(),
         "table": relative(table),
         "table_sha256": hashlib.sha256(table.read_bytes()).hexdigest(),
-        "sweep_id": outcome["sweep_id"],
-        "status": outcome["status"],
-        "started": started,
-        "finished": now(),
-        "wall_seconds": round(wall, 1),
-        "driver_wall_seconds": outcome["wall_seconds"],
+        "sweep_id": sweep_id,
+        "status": status["status"],
+        "counts": {str(k): int(v) for k, v in sorted(status["counts"].items())},
         "sum_train_seconds": round(train_seconds, 1),
         "trials_at_once": at_once,
         "ideal_wall_seconds": round(train_seconds / at_once, 1),
-        "loadavg_before": [round(x, 2) for x in load_before],
-        "loadavg_after": [round(x, 2) for x in load_after],
-        "counts": {str(k): int(v) for k, v in sorted(outcome["counts"].items())},
-        "bundles": outcome["bundles"],
+        "sum_cpu_seconds": round(ledger_cpu_seconds(sweep_id), 1),
+        "ledger_created_at": created,
+        "ledger_finished_at": finished,
+        "wall_seconds": round((datetime.fromisoformat(finished) - datetime.fromisoformat(created)).total_seconds(), 1),
+        "wall_from": "ledger: the sweep's created_at to its last trial's finished_at",
     }
+
+
+def outcome_json(stdout: str) -> tuple[dict[str, object], str]:
+    """``submit --json``'s outcome, the last thing it prints, and whatever came before it on stdout."""
+    starts = [i for i in range(len(stdout)) if stdout.startswith("{", i) and (i == 0 or stdout[i - 1] == "\n")]
+    for i in reversed(starts):
+        try:
+            outcome, end = json.JSONDecoder().raw_decode(stdout, i)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(outcome, dict) and "sweep_id" in outcome:
+            return outcome, (stdout[:i] + stdout[end:]).strip()
+    raise SystemExit(f"searchsvc submit --json printed no outcome; its stdout began: {stdout[:500]!r}")
+
+
+def check_same_environment(provenance: dict[str, object]) -> None:
+    """Sweeps added to a provenance ran on the machine and libraries its first sweeps ran on."""
+    here = environment()
+    for key in ("python", "versions", "machine"):
+        if provenance.get(key) != here[key]:
+            raise SystemExit(f"provenance.json: its sweeps ran with {key} {provenance.get(key)!r}, this is {here[key]!r}; "
+                             "run all three sweeps here into a fresh --out folder")
+
+
+def ledger_cpu_seconds(sweep_id: str) -> float:
+    """The sweep's trials' summed process CPU time while training (the ledger's ``cpu_seconds``): unlike
+    ``train_seconds`` (wall time) it does not grow when other work on the machine takes the CPU away."""
+    trials = json.loads(searchsvc("show", sweep_id, "--json"))["trials"]
+    return float(sum(t["cpu_seconds"] or 0.0 for t in trials))
+
+
+def ledger_times(sweep_id: str) -> tuple[str, str]:
+    """When the ledger created the sweep and when its last trial finished (ISO 8601, UTC)."""
+    (sweep,) = [s for s in json.loads(searchsvc("list", "--json")) if s["sweep_id"] == sweep_id]
+    trials = json.loads(searchsvc("show", sweep_id, "--json"))["trials"]
+    last = max(datetime.fromisoformat(t["finished_at"]) for t in trials if t["finished_at"])
+    return sweep["created_at"], last.isoformat(timespec="seconds")
 
 
 def relative(path: Path) -> str:
