@@ -6,13 +6,15 @@ Each spec goes through the ``searchsvc`` command line as a user would run it (``
 then ``export``), in a child process of this interpreter, with this environment (``SEARCHSVC_HOME``
 chooses the ledger and MLflow store). Written to ``--out``: ``<name>.csv`` per sweep (the analysis
 table format) and ``provenance.json``: each spec and its SHA-256, the git commit of the code, library
-versions, the CPU, the date, and per sweep its wall time, its trials' summed ``train_seconds`` (each trial's
-wall time from its start to its result) and that sum over the trials run at once (the ideal wall
-time), their summed CPU seconds (which work of others on the machine does not inflate), the load
-average before and after, and its trials by status.
+versions, the CPU, the date, and per sweep its commit, wall time, its trials' summed ``train_seconds``
+(each trial's wall time from its start to its result) and that sum over the trials run at once (the
+ideal wall time), their summed CPU seconds (which work of others on the machine does not inflate), the load
+average before and after, and its trials by status. A sweep joins the ``provenance.json`` already in
+``--out`` (refused if that one names another machine or other libraries); ``--record NAME=SWEEP`` adds a
+sweep that finished in the ledger without this script, its wall time then taken from the ledger.
 
-This runs the study for real (sized for about 90 minutes on 2 otherwise idle cores); nothing else in the
-study does.
+This runs the study for real (sized for about 90 minutes on 2 idle cores; the README says what it
+took); nothing else in the study does.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ STUDY = Path(__file__).resolve().parent
 ROOT = STUDY.parents[1]
 SWEEPS = ("random", "grid", "sobol")  # run in this order
 #: what only a run of the sweep here measured; recording the sweep again from the ledger keeps these
-TIMED_BY_RUN = ("git_commit", "started", "finished", "wall_seconds", "wall_from", "driver_wall_seconds", "loadavg_before",
-                "loadavg_after", "bundles")
+TIMED_BY_RUN = ("git_commit", "git_dirty", "started", "finished", "wall_seconds", "wall_from", "driver_wall_seconds",
+                "loadavg_before", "loadavg_after", "bundles")
 LIBRARIES = ("torch", "ray", "mlflow", "numpy", "scipy", "optuna", "pandas", "mnist1d")
 
 
@@ -60,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     check_same_environment(provenance)
     for name, sweep_id in recorded.items():
         kept = {k: v for k, v in provenance["sweeps"].get(name, {}).items() if k in TIMED_BY_RUN}
+        if "wall_seconds" in kept:
+            kept.setdefault("wall_from", "submit, timed here")
         provenance["sweeps"][name] = {**record(args.specs / f"{name}.yaml", sweep_id, args.out / f"{name}.csv"), **kept}
         provenance["sweeps"][name].setdefault("git_commit", provenance["git_commit"])
         write_json(path, provenance)
@@ -78,7 +82,7 @@ def run_sweep(spec: Path, table: Path) -> dict[str, object]:
     load_after = os.getloadavg()
     out = {
         **record(spec, outcome["sweep_id"], table),
-        "git_commit": environment()["git_commit"],
+        **{k: v for k, v in environment().items() if k in ("git_commit", "git_dirty")},
         "started": started,
         "finished": now(),
         "wall_seconds": round(wall, 1),
@@ -90,7 +94,8 @@ def run_sweep(spec: Path, table: Path) -> dict[str, object]:
     out["wall_from"] = "submit, timed here"
     if other:
         out["submit_stdout_other"] = other[:2000]
-    print(f"{spec.name}: {out['status']} in {wall:.0f} s, {out['sum_train_seconds']:.0f} s of training", file=sys.stderr, flush=True)
+    print(f"{spec.name}: {out['status']} in {wall:.0f} s, {out['sum_train_seconds']:.0f} s of training", file=sys.stderr,
+          flush=True)
     return out
 
 
@@ -183,7 +188,8 @@ def environment() -> dict[str, object]:
     return {
         "study": "Bergstra & Bengio (JMLR 2012) on LSTMs: random, grid and Sobol search on MNIST-1D",
         "git_commit": git("rev-parse", "HEAD"),
-        "git_dirty": bool(git("status", "--porcelain", "--", "searchsvc", "experiments", "analysis", ":!experiments/bergstra/tables")),
+        "git_dirty": bool(git("status", "--porcelain", "--", "searchsvc", "experiments", "analysis",
+                              ":!experiments/bergstra/tables")),
         "python": platform.python_version(),
         "versions": {name: version(name) for name in LIBRARIES},
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(),
@@ -202,7 +208,8 @@ def lscpu() -> dict[str, str]:
 
 def cpu_model() -> str:
     info = lscpu()
-    return f"{info.get('Model name', platform.processor())} (family {info.get('CPU family', '?')}, model {info.get('Model', '?')})"
+    name = info.get("Model name", platform.processor())
+    return f"{name} (family {info.get('CPU family', '?')}, model {info.get('Model', '?')})"
 
 
 def now() -> str:
