@@ -1,0 +1,131 @@
+"""Every figure and number of the study, from the shipped tables alone, in seconds.
+
+    python -m experiments.bergstra.regenerate [--tables DIR] [--out DIR]   (defaults: tables/ and this folder)
+
+Reads ``random.csv``, ``grid.csv``, ``sobol.csv``, ``provenance.json`` and any ``rerun-*.csv`` (with its
+``.json``) from ``--tables``; runs :func:`analysis.analyze` on the random search with the grid and the
+Sobol search to compare (the random spec's space as the distributions; fANOVA with a fixed seed) and
+writes into ``--out``:
+
+* ``report/``: everything ``analyze`` writes (figures as PNG and SVG, CSV tables, summary, report.json);
+* ``figures/``: the PNGs the study's README shows (comparison, and the same cut to the top accuracies,
+  efficiency, importance on all trials and on those with an adaptive optimizer, marginals);
+* ``results.json``: the headline numbers (:mod:`experiments.bergstra.results`) and the reruns against the
+  shipped table (:mod:`experiments.bergstra.reproducibility`).
+
+How long each part took goes to stderr.
+
+The study sits above the three packages as a user does: it reads its spec with searchsvc's loader, and
+nothing in searchsvc, analysis or the training code imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+STUDY = Path(__file__).resolve().parent
+SWEEPS = ("random", "grid", "sobol")
+FIGURES = ("comparison", "comparison_top", "efficiency", "importance", "importance_adaptive", "marginals")
+TOP = (0.93, 0.99)  # the accuracies where random, grid and Sobol meet: comparison_top.png shows only these
+SEED = 0  # fANOVA's forest
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tables", type=Path, default=STUDY / "tables", help="the shipped tables and provenance.json")
+    parser.add_argument("--out", type=Path, default=STUDY, help="where report/, figures/ and results.json go")
+    args = parser.parse_args(argv)
+    regenerate(args.tables, args.out)
+    print(f"wrote {args.out / 'results.json'}, {len(FIGURES)} figures in {args.out / 'figures'} and the full report in "
+          f"{args.out / 'report'}", file=sys.stderr)
+
+
+def regenerate(tables: Path, out: Path) -> dict[str, Any]:
+    """Analyse the shipped tables into ``out`` (module docstring); the ``results.json`` data."""
+    start = time.perf_counter()
+    import pandas as pd
+
+    from analysis import analyze
+    from experiments.bergstra import reproducibility, results
+    from searchsvc.export import optuna_distributions
+    from searchsvc.spec import load_spec
+
+    spec = load_spec(STUDY / "random.yaml")
+    distributions = optuna_distributions(spec.space)
+    frames = {name: pd.read_csv(tables / f"{name}.csv") for name in SWEEPS}
+    provenance = json.loads((tables / "provenance.json").read_text(encoding="utf-8"))
+    loaded = time.perf_counter()
+    report = analyze(frames["random"], out / "report", mode=spec.mode, distributions=distributions,
+                     metric_name=spec.metric, seed=SEED,
+                     compare=[("grid", "grid", frames["grid"]), ("Sobol", "sobol", frames["sobol"])])
+    adaptive = results.adaptive_importance(frames["random"], distributions, SEED)
+    adaptive_figure(adaptive, results.ADAPTIVE, spec.metric, out / "report")
+    top_figure(report.comparison, spec.metric, out / "report")
+    analysed = time.perf_counter()
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    for stem in FIGURES:
+        shutil.copyfile(out / "report" / f"{stem}.png", out / "figures" / f"{stem}.png")
+    baseline = reproducibility.report_answers(report)
+    reruns = {}
+    for path in sorted(tables.glob("rerun-*.csv")):
+        meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        reruns[path.stem.removeprefix("rerun-")] = reproducibility.rerun_numbers(
+            frames["random"], frames["grid"], pd.read_csv(path), meta, baseline, distributions, seed=SEED)
+    sweeps = {name: results.sweep_summary(frame, provenance["sweeps"].get(name)) for name, frame in frames.items()}
+    data = {
+        "sweeps": sweeps,
+        "total": results.totals(sweeps),
+        "comparison": results.comparison_numbers(report),
+        "grid": results.grid_numbers(report, frames["random"], frames["grid"]),
+        "importance": results.importance_numbers(report.importance),
+        "importance_adaptive": results.importance_numbers(adaptive),
+        "marginals": results.marginal_numbers(report.marginals),
+        "questions": results.question_numbers(frames["random"]),
+        "answers": baseline,
+        "reruns": reruns,
+        "provenance": {k: provenance[k] for k in ("git_commit", "machine", "versions", "started") if k in provenance},
+    }
+    text = json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False, default=_item)
+    (out / "results.json").write_text(text + "\n", encoding="utf-8")
+    end = time.perf_counter()
+    print(f"regenerate: {end - start:.1f} s (reading {loaded - start:.1f} s, analyze {analysed - loaded:.1f} s, reruns and "
+          f"numbers {end - analysed:.1f} s)", file=sys.stderr)
+    return data
+
+
+def adaptive_figure(importance: Any, optimizers: tuple[str, ...], metric: str, folder: Path) -> None:
+    """The fANOVA bars of the trials with an adaptive optimizer, as ``importance_adaptive.png/.svg``."""
+    from analysis import plots
+
+    fig = plots.importance_figure(importance, metric_name=metric)
+    trials = max(i.trials for i in importance)
+    names = f"{', '.join(optimizers[:-1])} or {optimizers[-1]}"
+    fig.axes[0].set_title(f"Which hyperparameters matter (fANOVA)\nin the {trials} trials with {names}\n"
+                          "hatched: share within the trials where the parameter is active", fontsize=10)
+    plots.save_figure(fig, folder, "importance_adaptive")
+
+
+def top_figure(comparison: Any, metric: str, folder: Path) -> None:
+    """The comparison figure with its accuracy axis cut to ``TOP``, as ``comparison_top.png/.svg``."""
+    from analysis import plots
+
+    fig = plots.comparison_figure(comparison, metric_name=metric)
+    ax = fig.axes[0]
+    ax.set_ylim(*TOP)
+    ax.set_title(f"{ax.get_title()}: accuracies {TOP[0]:g}–{TOP[1]:g} only (whiskers and points below are cut)")
+    plots.save_figure(fig, folder, "comparison_top")
+
+
+def _item(value: Any) -> Any:
+    """A numpy scalar as the Python number it holds (JSON's fallback)."""
+    return value.item()
+
+
+if __name__ == "__main__":
+    main()
