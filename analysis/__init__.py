@@ -41,6 +41,8 @@ _EXPORTS = {
     "param_space": "space",
     "infer_distribution": "space",
     "ParamSpace": "space",
+    "write_space": "space",
+    "read_space": "space",
     "fanova_importance": "importance",
     "ParamImportance": "importance",
     "marginal_effects": "marginals",
@@ -80,7 +82,7 @@ if TYPE_CHECKING:
     from analysis.noise import NoiseEstimate, best_probabilities, best_probabilities_mc, binomial_variance, mixture, noise_aware
     from analysis.pipeline import analyze
     from analysis.report import Report
-    from analysis.space import ParamSpace, infer_distribution, param_space
+    from analysis.space import ParamSpace, infer_distribution, param_space, read_space, write_space
     from analysis.synthetic import synthetic_trials
     from analysis.table import StatusCounts, TrialTable, load_trials, write_trials
     from analysis.budget import Doubling, TrialsNeeded, top_probability, trials_for, trials_needed

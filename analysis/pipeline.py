@@ -42,6 +42,7 @@ from analysis.efficiency import efficiency_curve
 from analysis.importance import fanova_importance
 from analysis.marginals import marginal_effects
 from analysis.report import Report
+from analysis.space import read_space
 from analysis.table import TrialTable
 from analysis.errors import UsageError
 
@@ -68,13 +69,16 @@ def analyze(
     """Analyse a trials table (path or DataFrame, see :mod:`analysis.table`) into ``out_dir``.
 
     ``mode`` is the score's direction ("max" or "min"); ``distributions`` the sweep's search space
-    by parameter name (inferred from the table when absent); ``references`` horizontal lines on the
+    by parameter name (when absent: the one written beside a table's file, :func:`analysis.space.read_space`,
+    else inferred from the table); ``references`` horizontal lines on the
     efficiency plot, e.g. ``{"grid search": 0.81}``; ``importance=False`` skips fANOVA (the slow
     part) and ``figures=False`` the figures. ``compare`` lists other searches of the same space as
     ``(label, kind, table)`` with kind ``"grid"``, ``"sobol"`` or ``"random"`` (:mod:`analysis.compare`).
     ``noise_note`` says why a table goes without set sizes, in place of the summary's own line.
     Raises ``DataError`` for an invalid table and ``UsageError`` for an invalid argument.
     """
+    if distributions is None and isinstance(table, (str, os.PathLike)):
+        distributions = read_space(table)  # the sweep's space, when the table carries it
     trials = TrialTable.from_frame(table, mode=mode)
     references = _checked_references(references)
     curve = efficiency_curve(trials)

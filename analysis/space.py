@@ -11,12 +11,19 @@ Empty cells (NaN, None, "") mean the parameter is inactive in that trial (condit
 e.g. ``dropout`` when ``dropout_placement`` is none); a column with no value at all is dropped.
 Values are converted to the distribution's type (a categorical value read back from CSV as the
 string "True" matches the choice ``True``); a value outside its distribution is a ``DataError``.
+
+A table can carry its sweep's search space beside it, ``T.space.json`` for ``T.csv``
+(:func:`write_space`, :func:`read_space`: optuna's JSON of each distribution), so that a table
+analysed on its own is analysed over the space it was searched in, not the one its values suggest.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,6 +35,35 @@ if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
 
 LOG_RATIO = 100.0
+
+
+def space_path(table: str | os.PathLike[str]) -> Path:
+    """Where a trials table's search space lies: ``T.space.json`` beside ``T.csv``."""
+    return Path(table).with_suffix(".space.json")
+
+
+def write_space(table: str | os.PathLike[str], distributions: Mapping[str, BaseDistribution]) -> Path:
+    """Write the search space of the trials table at ``table`` beside it; return its path."""
+    from optuna.distributions import distribution_to_json
+
+    path = space_path(table)
+    path.write_text(json.dumps({name: json.loads(distribution_to_json(d)) for name, d in distributions.items()},
+                               indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def read_space(table: str | os.PathLike[str]) -> dict[str, BaseDistribution] | None:
+    """The search space written beside the trials table at ``table``, or ``None`` when there is none."""
+    from optuna.distributions import json_to_distribution
+
+    path = space_path(table)
+    if not path.is_file():
+        return None
+    try:
+        return {name: json_to_distribution(json.dumps(d)) for name, d in json.loads(path.read_text()).items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise DataError(f"Cannot read the search space {str(path)!r} of the trials table: {e}. Delete it to analyse "
+                        "the table over the space its values suggest.") from e
 
 
 @dataclass(frozen=True, eq=False)

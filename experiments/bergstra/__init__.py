@@ -1,7 +1,8 @@
 """The Bergstra & Bengio (JMLR 2012) study on LSTMs: random, grid and Sobol search of one space (README.md here).
 
-``run`` runs the three sweeps through the searchsvc command line and ships their tables; ``rerun`` trains
-trials of a sweep again outside Ray; ``regenerate`` (with ``results`` and ``reproducibility``) makes every
-figure and number of the study from the shipped tables alone. The study sits above searchsvc, analysis and
-the training code as a user does; none of them imports it.
+``run`` runs the three sweeps through the searchsvc command line and ships their tables; ``rerun`` runs
+the first trials of a sweep again, through the command line too; ``regenerate`` (with ``results`` and
+``reproducibility``) makes every figure and number of the study from the shipped tables alone, with the
+analysis library. The study uses searchsvc as a user does and imports nothing from it; nothing imports
+the study.
 """

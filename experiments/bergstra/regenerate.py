@@ -2,10 +2,10 @@
 
     python -m experiments.bergstra.regenerate [--tables DIR] [--out DIR]   (defaults: tables/ and this folder)
 
-Reads ``random.csv``, ``grid.csv``, ``sobol.csv``, ``provenance.json`` and any ``rerun-*.csv`` (with its
-``.json``) from ``--tables``; runs :func:`analysis.analyze` on the random search with the grid and the
-Sobol search to compare (the random spec's space as the distributions; fANOVA with a fixed seed) and
-writes into ``--out``:
+Reads ``random.csv`` (and the random sweep's search space beside it, ``random.space.json``, as
+``searchsvc export`` writes it), ``grid.csv``, ``sobol.csv``, ``provenance.json`` and any ``rerun-*.csv``
+(with its ``.json``) from ``--tables``; runs :func:`analysis.analyze` on the random search with the grid
+and the Sobol search to compare (fANOVA with a fixed seed) and writes into ``--out``:
 
 * ``report/``: everything ``analyze`` writes (figures as PNG and SVG, CSV tables, summary, report.json);
 * ``figures/``: the PNGs the study's README shows (comparison, and the same cut to the top accuracies,
@@ -15,8 +15,8 @@ writes into ``--out``:
 
 How long each part took goes to stderr.
 
-The study sits above the three packages as a user does: it reads its spec with searchsvc's loader, and
-nothing in searchsvc, analysis or the training code imports it.
+The study uses searchsvc as a user does, through its command line (``run.py``, ``rerun.py``), and the
+analysis library on the tables; it imports nothing from searchsvc, and nothing imports it.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ SWEEPS = ("random", "grid", "sobol")
 FIGURES = ("comparison", "comparison_top", "efficiency", "importance", "importance_adaptive", "marginals")
 TOP = (0.93, 0.99)  # the accuracies where random, grid and Sobol meet: comparison_top.png shows only these
 SEED = 0  # fANOVA's forest
+METRIC, MODE = "accuracy", "max"  # the objective of the study's specs (validation accuracy, maximised)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,22 +52,20 @@ def regenerate(tables: Path, out: Path) -> dict[str, Any]:
     start = time.perf_counter()
     import pandas as pd
 
-    from analysis import analyze
+    from analysis import analyze, read_space
     from experiments.bergstra import reproducibility, results
-    from searchsvc.export import optuna_distributions
-    from searchsvc.spec import load_spec
 
-    spec = load_spec(STUDY / "random.yaml")
-    distributions = optuna_distributions(spec.space)
+    metric, mode = METRIC, MODE
+    distributions = read_space(tables / "random.csv")  # the random sweep's space, exported with its table
     frames = {name: pd.read_csv(tables / f"{name}.csv") for name in SWEEPS}
     provenance = json.loads((tables / "provenance.json").read_text(encoding="utf-8"))
     loaded = time.perf_counter()
-    report = analyze(frames["random"], out / "report", mode=spec.mode, distributions=distributions,
-                     metric_name=spec.metric, seed=SEED,
+    report = analyze(frames["random"], out / "report", mode=mode, distributions=distributions,
+                     metric_name=metric, seed=SEED,
                      compare=[("grid", "grid", frames["grid"]), ("Sobol", "sobol", frames["sobol"])])
     adaptive = results.adaptive_importance(frames["random"], distributions, SEED)
-    adaptive_figure(adaptive, results.ADAPTIVE, spec.metric, out / "report")
-    top_figure(report.comparison, spec.metric, out / "report")
+    adaptive_figure(adaptive, results.ADAPTIVE, metric, out / "report")
+    top_figure(report.comparison, metric, out / "report")
     analysed = time.perf_counter()
     (out / "figures").mkdir(parents=True, exist_ok=True)
     for stem in FIGURES:

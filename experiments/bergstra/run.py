@@ -77,7 +77,7 @@ def run_sweep(spec: Path, table: Path) -> dict[str, object]:
     print(f"{spec.name}: submitting ({now()})", file=sys.stderr, flush=True)
     load_before, started = os.getloadavg(), now()
     start = time.perf_counter()
-    outcome, other = outcome_json(searchsvc("submit", str(spec), "-q", "--json"))
+    outcome, other = outcome_json(cli("submit", str(spec), "-q", "--json"))
     wall = time.perf_counter() - start
     load_after = os.getloadavg()
     out = {
@@ -101,8 +101,8 @@ def run_sweep(spec: Path, table: Path) -> dict[str, object]:
 
 def record(spec: Path, sweep_id: str, table: Path) -> dict[str, object]:
     """A finished sweep from the ledger: its table exported to ``table``, its trials' time, its counts."""
-    status = json.loads(searchsvc("status", sweep_id, "--json"))
-    searchsvc("export", sweep_id, "--out", str(table))
+    status = json.loads(cli("status", sweep_id, "--json"))
+    cli("export", sweep_id, "--out", str(table))
     train_seconds = float(pd.read_csv(table)["train_seconds"].sum())
     at_once = concurrent_trials()
     created, finished = ledger_times(sweep_id)
@@ -150,14 +150,14 @@ def check_same_environment(provenance: dict[str, object]) -> None:
 def ledger_cpu_seconds(sweep_id: str) -> float:
     """The sweep's trials' summed process CPU time while training (the ledger's ``cpu_seconds``): unlike
     ``train_seconds`` (wall time) it does not grow when other work on the machine takes the CPU away."""
-    trials = json.loads(searchsvc("show", sweep_id, "--json"))["trials"]
+    trials = json.loads(cli("show", sweep_id, "--json"))["trials"]
     return float(sum(t["cpu_seconds"] or 0.0 for t in trials))
 
 
 def ledger_times(sweep_id: str) -> tuple[str, str]:
     """When the ledger created the sweep and when its last trial finished (ISO 8601, UTC)."""
-    (sweep,) = [s for s in json.loads(searchsvc("list", "--json")) if s["sweep_id"] == sweep_id]
-    trials = json.loads(searchsvc("show", sweep_id, "--json"))["trials"]
+    (sweep,) = [s for s in json.loads(cli("list", "--json")) if s["sweep_id"] == sweep_id]
+    trials = json.loads(cli("show", sweep_id, "--json"))["trials"]
     last = max(datetime.fromisoformat(t["finished_at"]) for t in trials if t["finished_at"])
     return sweep["created_at"], last.isoformat(timespec="seconds")
 
@@ -167,9 +167,11 @@ def relative(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def searchsvc(*args: str) -> str:
-    """Run ``searchsvc ARGS`` in a child process; its stdout (stderr passes through)."""
-    done = subprocess.run([sys.executable, "-m", "searchsvc", *args], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+def cli(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run ``searchsvc ARGS`` in a child process (environment ``env``, else this one's); its stdout (stderr
+    passes through)."""
+    done = subprocess.run([sys.executable, "-m", "searchsvc", *args], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                          env=env)
     if done.returncode != 0:
         raise SystemExit(f"searchsvc {' '.join(args)} failed with exit {done.returncode}; its message is above")
     return done.stdout

@@ -66,21 +66,25 @@ def analyze(sweep_id: str | None, table: str | None, out_dir: str, mode: str | N
               help="Where to write the trials table (.csv or .parquet).")
 @ledger_option
 def export(sweep_id: str, path: str, ledger: str | None) -> None:
-    """Write a sweep's trials in the analysis' table format (one row per trial, param_<name> columns).
+    """Write a sweep's trials in the analysis' table format (one row per trial, param_<name> columns), and its
+    search space beside it (T.space.json), which `analyze --table T.csv` reads.
 
     \b
     Example:
       searchsvc export quickstart-20261122-101500-1a2b --out trials.csv
     """
-    from analysis import write_trials
-    from searchsvc.export import trials_frame
+    from analysis import write_space, write_trials
+    from searchsvc.export import optuna_distributions, trials_frame
+    from searchsvc.spec import SweepSpec
     from searchsvc.ledger import get_ledger
 
     db = get_ledger(ledger)
     sweep = db.sweep(sweep_id)
     frame = trials_frame(db, sweep.sweep_id)
     written = write_trials(frame, path)
-    click.echo(f"wrote {len(frame)} trials of {sweep.sweep_id} to {written}", err=True)
+    space = write_space(written, optuna_distributions(SweepSpec.model_validate(sweep.spec).space))
+    click.echo(f"wrote {len(frame)} trials of {sweep.sweep_id} to {written}, and its search space to {space}",
+               err=True)
 
 
 def _parse_compared(items: tuple[str, ...]) -> list[tuple[str, str, str]]:

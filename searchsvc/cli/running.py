@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -105,8 +108,9 @@ def submit(ctx: click.Context, spec_path: str, cluster: str | None, address: str
     job = Job(job_id, job_cluster) if job_id else None
     if not quiet and not as_json:
         click.echo(f"searchsvc: {spec.name}: {spec.trials} trials on {address or 'a local Ray'} ...", err=True)
-    outcome = run_sweep(spec, ledger=ledger, tracker=tracking_uri, address=address, quiet=quiet or as_json,
-                        track=not no_mlflow, sweep_id=sweep_id, job=job)
+    with data_only_stdout():
+        outcome = run_sweep(spec, ledger=ledger, tracker=tracking_uri, address=address, quiet=quiet or as_json,
+                            track=not no_mlflow, sweep_id=sweep_id, job=job)
     _report_outcome(outcome, spec.metric, as_json)
 
 
@@ -133,7 +137,9 @@ def resume(ctx: click.Context, sweep_id: str, cluster: str | None, address: str 
 
     if _goes_to_cluster(ctx, ["resume"]):
         return
-    outcome = resume_sweep(sweep_id, ledger=ledger, address=address, quiet=quiet or as_json, job=_job(job_id, job_cluster))
+    with data_only_stdout():
+        outcome = resume_sweep(sweep_id, ledger=ledger, address=address, quiet=quiet or as_json,
+                               job=_job(job_id, job_cluster))
     _report_outcome(outcome, outcome.metric, as_json)
 
 
@@ -160,8 +166,9 @@ def extend(ctx: click.Context, sweep_id: str, n: int, cluster: str | None, addre
 
     if _goes_to_cluster(ctx, ["extend", "--add", str(n)]):
         return
-    outcome = extend_sweep(sweep_id, n, ledger=ledger, address=address, quiet=quiet or as_json,
-                           job=_job(job_id, job_cluster))
+    with data_only_stdout():
+        outcome = extend_sweep(sweep_id, n, ledger=ledger, address=address, quiet=quiet or as_json,
+                               job=_job(job_id, job_cluster))
     _report_outcome(outcome, outcome.metric, as_json)
 
 
@@ -229,6 +236,22 @@ def logs(sweep_id: str, cluster: str | None, follow: bool, ledger: str | None) -
         if not follow or jobs.status(address, sweep.job_id) in ("SUCCEEDED", "FAILED", "STOPPED"):
             return
         time.sleep(1.0)
+
+
+@contextlib.contextmanager
+def data_only_stdout() -> Iterator[None]:
+    """While a sweep runs, whatever Ray, Tune, their worker processes or a library print goes to stderr, so
+    stdout carries searchsvc's own data only (``--json`` stays parseable)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)  # processes started meanwhile (Ray's) inherit it too
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _refuse_both(address: str | None) -> None:

@@ -64,6 +64,7 @@ def test_a_sweep_submitted_through_the_jobs_api_runs_on_both_nodes_after_the_sub
     assert all(t["host"] for t in rows)
     logs = searchsvc("logs", sweep_id).stdout
     assert f"accepted sweep {sweep_id}" in logs and "[8/8]" in logs
+    assert searchsvc("logs", sweep_id, "--follow", "--cluster", cluster.jobs_api).stdout == logs  # the job ended
 
     extended = submitted(searchsvc("extend", sweep_id, "--add", "2", "--json"))  # on the cluster it ran on
     assert extended["sweep_id"] == sweep_id
@@ -102,7 +103,7 @@ def test_cancel_stops_the_job_and_a_new_process_resumes_the_sweep(cluster, spec,
     wait_for(lambda: cluster.job_status(sweep_id) != "RUNNING", 60, "the job to end")
     assert cluster.job_status(sweep_id) == "STOPPED"
 
-    resumed = submitted(searchsvc("resume", sweep_id, "--json"))  # to the cluster it was submitted to
+    resumed = submitted(searchsvc("resume", sweep_id, "--cluster", cluster.jobs_api, "--json"))
     assert resumed["sweep_id"] == sweep_id and resumed["job_id"] != sweep_id
     searchsvc("status", sweep_id, "--watch", "--interval", "1")
     recorded_once(cluster, searchsvc, sweep_id, 12)
@@ -116,7 +117,7 @@ def test_a_killed_driver_is_reported_interrupted_from_another_process_and_resume
     wait_for(lambda: json.loads(searchsvc("status", sweep_id, "--json").stdout)["status"] == "interrupted", 60,
              "status to find the driver dead")
     assert TrialStatus.RUNNING not in {t.status for t in trials_of(cluster, sweep_id)}
-    searchsvc("resume", sweep_id)
+    searchsvc("resume", sweep_id)  # to the cluster it was submitted to
     searchsvc("status", sweep_id, "--watch", "--interval", "1")
     recorded_once(cluster, searchsvc, sweep_id, 10)
 

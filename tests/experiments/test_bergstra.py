@@ -91,23 +91,44 @@ def test_the_readmes_quote_the_regenerated_numbers(regenerated, readme: Path) ->
         assert _matches(quoted, value), f"README quotes {quoted!r} for {path}, the analysis gives {value!r}"
 
 
+def train_sweep_trial(spec_path: Path, k: int):
+    """``(TrialResult, params)`` of trial ``k`` of the spec, trained in this process as a sweep's worker
+    trains it (its config and seed from searchsvc.sampling, one thread, the CPU)."""
+    from experiments.datasets import load_dataset
+    from experiments.hyperparams import LSTMConfig
+    from experiments.trainable import train_trial
+    from searchsvc.home import datasets_dir
+    from searchsvc.sampling import trial_params, trial_seed
+
+    spec = load_spec(spec_path)
+    params = trial_params(spec.space, spec.strategy, spec.seed, k, spec.grid_points)
+    data = load_dataset(spec.dataset, datasets_dir())
+    result = train_trial(LSTMConfig.from_params(params), data, spec.training, spec.metric, trial_seed(spec.seed, k),
+                         threads=1, device="cpu")
+    return result, params
+
+
+def same_machine_type() -> bool:
+    """Whether this machine is of the type the tables came from (CPU model and torch)."""
+    import torch
+
+    from experiments.bergstra.run import cpu_model
+
+    provenance = json.loads((TABLES / "provenance.json").read_text())
+    return (cpu_model(), torch.__version__) == (provenance["machine"]["cpu"], provenance["versions"]["torch"])
+
+
 def test_trials_repeat_bit_for_bit_on_one_machine() -> None:
     """Two cheap trials of the random sweep (one that learned, one that did not), each trained twice in this
     process as a sweep's worker trains it; where this machine is the one the tables came from (CPU model and
     torch), also the shipped scores."""
-    from experiments.bergstra.rerun import train_sweep_trial
-    from experiments.bergstra.run import cpu_model
-
     shipped = pd.read_csv(TABLES / "random.csv").set_index("trial_index")
     learned = shipped[shipped["val_score"] > 0.5]
     picks = [int(learned["train_seconds"].idxmin()), int(shipped["train_seconds"].idxmin())]
     runs = [[train_sweep_trial(STUDY / "random.yaml", k)[0] for k in picks] for _ in range(2)]
     first, second = ([(r.status, r.val_score, r.test_score, r.epochs, r.best_epoch) for r in run] for run in runs)
     assert first == second
-    provenance = json.loads((TABLES / "provenance.json").read_text())
-    import torch
-
-    if (cpu_model(), torch.__version__) != (provenance["machine"]["cpu"], provenance["versions"]["torch"]):
+    if not same_machine_type():
         pytest.skip("not the machine type the tables came from: scores may differ in the last bits there")
     assert [(s, v, t) for s, v, t, _, _ in first] == \
            [tuple(shipped.loc[k, ["status", "val_score", "test_score"]]) for k in picks]
@@ -146,3 +167,19 @@ def _assert_same(new: object, old: object, where: str) -> None:
         assert math.isclose(new, old, rel_tol=1e-9, abs_tol=1e-12), f"{where}: {new} != {old}"
     else:
         assert new == old, f"{where}: {new!r} != {old!r}"
+
+
+def test_a_rerun_through_the_command_line_trains_the_sweeps_first_trial_again(tmp_path) -> None:
+    """``python -m experiments.bergstra.rerun``: a sweep of the spec cut to its first trial, submitted through
+    searchsvc; the shipped score where this machine is of the tables' type."""
+    out = tmp_path / "rerun.csv"
+    subprocess.run([sys.executable, "-m", "experiments.bergstra.rerun", "--trials", "1", "--out", str(out)], cwd=ROOT,
+                   check=True, capture_output=True, text=True, timeout=600)
+    rerun = pd.read_csv(out)
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert list(rerun["trial_index"]) == [0] and meta["trials"] == 1 and meta["threads"] == 1
+    shipped = pd.read_csv(TABLES / "random.csv").set_index("trial_index")
+    assert [c for c in shipped.columns if c.startswith("param_")] == [c for c in rerun.columns if c.startswith("param_")]
+    if same_machine_type():
+        assert tuple(rerun.loc[0, ["status", "val_score", "test_score"]]) == \
+            tuple(shipped.loc[0, ["status", "val_score", "test_score"]])

@@ -94,10 +94,14 @@ def test_analyze_a_sweep_writes_figures_and_attaches_them_to_its_mlflow_run(run,
 
     code, _, err = run("export", outcome["sweep_id"], "--out", tmp_path / "trials.csv")
     assert code == 0, err
+    assert (tmp_path / "trials.space.json").exists()  # the sweep's search space travels with its table
     code, out, err = run("analyze", "--table", tmp_path / "trials.csv", "--mode", "max", "--out", tmp_path / "r2",
-                         "--no-importance", "--json")
+                         "--json")
     assert code == 0, err
-    assert json.loads(out)["efficiency"] == data["efficiency"]  # the table round-trips
+    table = json.loads(out)
+    assert table["efficiency"] == data["efficiency"]  # the table round-trips
+    assert table["importance"] == data["importance"]  # over the sweep's space, not one inferred from the values
+    assert (tmp_path / "r2" / "marginals.csv").read_text() == (report / "marginals.csv").read_text()
 
 
 @pytest.mark.parametrize(("args", "needle"), [
