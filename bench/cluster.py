@@ -4,16 +4,19 @@ cluster of docker-compose.yml started natively (tests/cluster/native.py: a Ray h
 
 Throughput is trials per minute over the sweep's span, from its first trial's start to its last trial's
 end (the ledger's timestamps); the wall time from submission to the sweep's end, which adds the job's
-and the driver's start, is printed beside it.
+and the driver's start, is printed beside it, with the trials' own training seconds. This machine's
+speed drifts by several percent over minutes, so each round runs both, in alternating order, and the
+medians are compared.
 
-    python bench/cluster.py                        # about 4 minutes
-    python bench/cluster.py --trials 24 --epochs 30
+    python bench/cluster.py                        # 3 rounds, about 12 minutes
+    python bench/cluster.py --trials 16 --epochs 20 --repeat 1
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,35 +64,44 @@ def sweep(cluster, spec: Path, home: Path) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trials", type=int, default=16)
-    parser.add_argument("--epochs", type=int, default=20, help="epochs of each trial (about 0.12 s each here)")
+    parser.add_argument("--trials", type=int, default=24)
+    parser.add_argument("--epochs", type=int, default=30, help="epochs of each trial (about 0.12 s each here)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of one node and two nodes (medians compared)")
     args = parser.parse_args()
 
-    from tests.cluster.native import NativeCluster
+    from tests.cluster.native import NativeCluster, wait_for
 
     root = Path(tempfile.mkdtemp(prefix="searchsvc-bench-cluster-"))
     spec = root / "throughput.yaml"
     spec.write_text(SPEC.format(trials=args.trials, epochs=args.epochs))
     cluster = NativeCluster(root)
     cluster.start()
+    print(f"{args.trials} trials of {args.epochs} epochs, one at a time per node (1 CPU each); files in {root}",
+          flush=True)
+    runs: dict[str, list[dict[str, float]]] = {"one node": [], "two nodes": []}
     try:
-        print(f"{args.trials} trials of {args.epochs} epochs, one at a time per node (1 CPU each), bundle 1; "
-              f"files in {root}", flush=True)
-        cluster.services["ray-worker"].stop()  # one node: the head alone
-        from tests.cluster.native import wait_for
-
-        wait_for(lambda: cluster.alive_nodes() == 1, 120, "the worker node to leave")
-        one = sweep(cluster, spec, root / "laptop")
-        cluster.start_worker()
-        two = sweep(cluster, spec, root / "laptop")
+        for r in range(args.repeat):
+            for nodes in ((1, 2) if r % 2 == 0 else (2, 1)):
+                if nodes == 1 and cluster.alive_nodes() == 2:
+                    cluster.services["ray-worker"].stop()
+                    wait_for(lambda: cluster.alive_nodes() == 1, 120, "the worker node to leave")
+                elif nodes == 2 and cluster.alive_nodes() == 1:
+                    cluster.start_worker()
+                result = sweep(cluster, spec, root / "laptop")
+                label = "one node" if nodes == 1 else "two nodes"
+                runs[label].append(result)
+                print(f"round {r + 1}, {label:>9}: {result['trials']} trials on {result['nodes']} node(s) in "
+                      f"{result['span']:.1f} s of trials ({result['per_minute']:.1f} trials/min; "
+                      f"{result['training']:.1f} s of training), {result['wall']:.1f} s from submission to the end",
+                      flush=True)
     finally:
         cluster.stop()
-    for label, r in (("one node ", one), ("two nodes", two)):
-        print(f"{label}: {r['trials']} trials on {r['nodes']} node(s) in {r['span']:.1f} s of trials "
-              f"({r['per_minute']:.1f} trials/min; {r['training']:.1f} s of training), {r['wall']:.1f} s from "
-              "submission to the end")
-    print(f"throughput, two nodes against one: {two['per_minute'] / one['per_minute']:.2f}x "
-          f"(by wall from submission: {one['wall'] / two['wall']:.2f}x)")
+    median = {label: {k: statistics.median(r[k] for r in results) for k in ("per_minute", "wall", "training")}
+              for label, results in runs.items()}
+    one, two = median["one node"], median["two nodes"]
+    print(f"medians: one node {one['per_minute']:.1f} trials/min, two nodes {two['per_minute']:.1f} trials/min")
+    print(f"throughput, two nodes against one: {two['per_minute'] / one['per_minute']:.2f}x (by wall from "
+          f"submission: {one['wall'] / two['wall']:.2f}x; training seconds two/one: {two['training'] / one['training']:.2f})")
 
 
 if __name__ == "__main__":

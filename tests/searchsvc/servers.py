@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -27,7 +28,8 @@ class MlflowServer:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
              "--backend-store-uri", self.backend, "--artifacts-destination", str(self.root / "artifacts"),
-             "--workers", "1"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+             "--workers", "1"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})  # as docker-compose.yml runs it
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -43,7 +45,5 @@ class MlflowServer:
     def kill(self) -> None:
         """SIGKILL, as a crash or a lost machine: nothing is closed."""
         if self.process is not None and self.process.poll() is None:
-            import os
-
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(30)
