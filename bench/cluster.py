@@ -8,7 +8,12 @@ and the driver's start, is printed beside it, with the trials' own training seco
 speed drifts by several percent over minutes, so each round runs both, in alternating order, and the
 medians are compared.
 
-    python bench/cluster.py                        # 3 rounds, about 12 minutes
+The machine's own ceiling is measured beside them, before the cluster starts: the same trials trained
+by plain processes (no Ray, no stores), one process and then two at a time, with one thread each. Where
+two concurrent trainings are slower than one (shared memory bandwidth, clocks, the machine's other
+services), no scheduler can reach 2x; the cluster's ratio is then read against that ceiling.
+
+    python bench/cluster.py                        # 3 rounds, about 20 minutes
     python bench/cluster.py --trials 16 --epochs 20 --repeat 1
 """
 
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -62,6 +68,35 @@ def sweep(cluster, spec: Path, home: Path) -> dict[str, float]:
             "training": training}
 
 
+def plain_trial(spec_and_index: tuple[str, int]) -> tuple[float, float, float]:
+    """Train trial k of the spec as a worker does, outside Ray: (start, end, training seconds)."""
+    from experiments.datasets import load_dataset
+    from experiments.hyperparams import LSTMConfig
+    from experiments.trainable import train_trial
+    from searchsvc.home import datasets_dir
+    from searchsvc.sampling import trial_params, trial_seed
+    from searchsvc.spec import load_spec
+
+    path, k = spec_and_index
+    spec = load_spec(path)
+    config = LSTMConfig.from_params(trial_params(spec.space, spec.strategy, spec.seed, k))
+    data = load_dataset(spec.dataset, datasets_dir())
+    start = time.time()
+    result = train_trial(config, data, spec.training, spec.metric, trial_seed(spec.seed, k), threads=1)
+    return start, time.time(), result.train_seconds
+
+
+def plain(spec: Path, trials: int, processes: int) -> dict[str, float]:
+    """The same trials in plain processes, ``processes`` at a time: trials/min over their span."""
+    import multiprocessing as mp
+
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"  # inherited by the spawned processes
+    with mp.get_context("spawn").Pool(processes) as pool:
+        timings = pool.map(plain_trial, [(str(spec), k) for k in range(trials)], chunksize=1)
+    span = max(end for _, end, _ in timings) - min(start for start, _, _ in timings)
+    return {"span": span, "per_minute": trials / span * 60, "training": sum(t for _, _, t in timings)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=24)
@@ -74,11 +109,19 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="searchsvc-bench-cluster-"))
     spec = root / "throughput.yaml"
     spec.write_text(SPEC.format(trials=args.trials, epochs=args.epochs))
-    cluster = NativeCluster(root)
-    cluster.start()
     print(f"{args.trials} trials of {args.epochs} epochs, one at a time per node (1 CPU each); files in {root}",
           flush=True)
-    runs: dict[str, list[dict[str, float]]] = {"one node": [], "two nodes": []}
+    os.environ["SEARCHSVC_HOME"] = str(root / "plain")  # the plain processes' data set cache
+    plain(spec, 1, 1)  # the data set, generated once
+    runs: dict[str, list[dict[str, float]]] = {"one node": [], "two nodes": [], "one process": [], "two processes": []}
+    for r in range(args.repeat):
+        for processes in ((1, 2) if r % 2 == 0 else (2, 1)):
+            label = "one process" if processes == 1 else "two processes"
+            runs[label].append(result := plain(spec, args.trials, processes))
+            print(f"round {r + 1}, {label:>13}: {result['span']:.1f} s ({result['per_minute']:.1f} trials/min; "
+                  f"{result['training']:.1f} s of training), no Ray", flush=True)
+    cluster = NativeCluster(root)
+    cluster.start()
     try:
         for r in range(args.repeat):
             for nodes in ((1, 2) if r % 2 == 0 else (2, 1)):
@@ -90,18 +133,22 @@ def main() -> None:
                 result = sweep(cluster, spec, root / "laptop")
                 label = "one node" if nodes == 1 else "two nodes"
                 runs[label].append(result)
-                print(f"round {r + 1}, {label:>9}: {result['trials']} trials on {result['nodes']} node(s) in "
+                print(f"round {r + 1}, {label:>13}: {result['trials']} trials on {result['nodes']} node(s) in "
                       f"{result['span']:.1f} s of trials ({result['per_minute']:.1f} trials/min; "
                       f"{result['training']:.1f} s of training), {result['wall']:.1f} s from submission to the end",
                       flush=True)
     finally:
         cluster.stop()
-    median = {label: {k: statistics.median(r[k] for r in results) for k in ("per_minute", "wall", "training")}
-              for label, results in runs.items()}
+    median = {label: {k: statistics.median(r[k] for r in results) for k in results[0]} for label, results in runs.items()}
     one, two = median["one node"], median["two nodes"]
-    print(f"medians: one node {one['per_minute']:.1f} trials/min, two nodes {two['per_minute']:.1f} trials/min")
+    ceiling = median["two processes"]["per_minute"] / median["one process"]["per_minute"]
+    print(f"medians: one node {one['per_minute']:.1f} trials/min, two nodes {two['per_minute']:.1f} trials/min; "
+          f"plain processes {median['one process']['per_minute']:.1f} and {median['two processes']['per_minute']:.1f}")
     print(f"throughput, two nodes against one: {two['per_minute'] / one['per_minute']:.2f}x (by wall from "
           f"submission: {one['wall'] / two['wall']:.2f}x; training seconds two/one: {two['training'] / one['training']:.2f})")
+    print(f"the machine's ceiling, two plain processes against one: {ceiling:.2f}x (training seconds two/one: "
+          f"{median['two processes']['training'] / median['one process']['training']:.2f}); the cluster reaches "
+          f"{two['per_minute'] / one['per_minute'] / ceiling:.0%} of it")
 
 
 if __name__ == "__main__":

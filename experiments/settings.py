@@ -157,3 +157,6 @@ class TrainingSettings(_Settings):
     patience: int | None = Field(5, ge=1, description="early stopping: epochs without a better validation score")
     grad_clip: float | None = Field(1.0, gt=0.0, description="max gradient norm; null for none")
     eval_batch_size: int = Field(2048, ge=1)
+    flush_denormal: bool = Field(True, description="on CPU, compute subnormal floats as zero (x86 FTZ/DAZ): "
+                                 "a trial whose values decay into that range otherwise trains up to 12x slower; "
+                                 "false trains as searchsvc did before this setting, bit for bit")

@@ -16,7 +16,7 @@ and the Sobol search to compare (fANOVA with a fixed seed) and writes into ``--o
 How long each part took goes to stderr.
 
 The study uses searchsvc as a user does, through its command line (``run.py``, ``rerun.py``), and the
-analysis library on the tables; it imports nothing from searchsvc, and nothing imports it.
+analysis library on the tables; none of the service's modules, and nothing imports the study.
 """
 
 from __future__ import annotations

@@ -138,6 +138,20 @@ def test_threads_are_set_for_the_call_and_restored(adding):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only refusal")
+@pytest.mark.parametrize("flush", [True, False])
+def test_flush_denormal_makes_subnormal_floats_zero_while_the_trial_trains(adding, flush):
+    """x86's FTZ/DAZ, set for the trial's thread and restored after: a subnormal float computes as zero
+    (where a model's values decay into that range each step otherwise takes many times as long;
+    bench/denormal.py)."""
+    seen = []
+    subnormal = torch.tensor([1e-40])  # below float32's smallest normal, 1.18e-38
+    training = TrainingSettings(max_epochs=1, patience=None, flush_denormal=flush)
+    train_trial(LSTMConfig(units=4), adding, training, "mse", seed=0, threads=1,
+                on_epoch=lambda m: seen.append((subnormal * 1.0).item()))
+    assert seen == ([0.0] if flush else [pytest.approx(1e-40)])
+    assert (subnormal * 1.0).item() == pytest.approx(1e-40)  # the thread's setting is back as it was
+
+
 def test_asking_for_cuda_without_a_gpu_is_refused(adding):
     with pytest.raises(ValueError, match="no CUDA GPU"):
         train_trial(LSTMConfig(units=4), adding, TrainingSettings(max_epochs=1), "mse", 0, device="cuda")
