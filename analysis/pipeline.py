@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
 
 DENSE_SIZES = 64  # log-spaced n of the expected-best curve, beside the powers of two
+#: the figures ``analyze`` draws (``importance`` and ``comparison`` where those were computed)
+FIGURES = ("efficiency", "expected_best", "trials_needed", "marginals", "importance", "comparison")
 
 
 def analyze(
@@ -61,7 +63,7 @@ def analyze(
     references: Mapping[str, float] | None = None,
     metric_name: str = "score",
     importance: bool = True,
-    figures: bool = True,
+    figures: bool | Collection[str] = True,
     seed: int = 0,
     compare: Sequence[tuple[str, str, TableSource]] | None = None,
     noise_note: str | None = None,
@@ -72,7 +74,7 @@ def analyze(
     by parameter name (when absent: the one written beside a table's file, :func:`analysis.space.read_space`,
     else inferred from the table); ``references`` horizontal lines on the
     efficiency plot, e.g. ``{"grid search": 0.81}``; ``importance=False`` skips fANOVA (the slow
-    part) and ``figures=False`` the figures. ``compare`` lists other searches of the same space as
+    part) and ``figures=False`` the figures (a collection of names, e.g. ``("efficiency",)``, draws those). ``compare`` lists other searches of the same space as
     ``(label, kind, table)`` with kind ``"grid"``, ``"sobol"`` or ``"random"`` (:mod:`analysis.compare`).
     ``noise_note`` says why a table goes without set sizes, in place of the summary's own line.
     Raises ``DataError`` for an invalid table and ``UsageError`` for an invalid argument.
@@ -104,7 +106,7 @@ def analyze(
     )
     files = _write_tables(report, trials, out)
     if figures:
-        files += _write_figures(report, out, references)
+        files += _write_figures(report, out, references, None if figures is True else set(figures))
     files += [out / "summary.txt", out / "report.json"]
     report = dataclasses.replace(report, files=tuple(files))
     (out / "summary.txt").write_text(report.summary_text() + "\n", encoding="utf-8")
@@ -176,20 +178,23 @@ def _experiments_frame(report: Report, trials: TrialTable) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _write_figures(report: Report, out: Path, references: Mapping[str, float]) -> list[Path]:
+def _write_figures(report: Report, out: Path, references: Mapping[str, float], only: set[str] | None) -> list[Path]:
     from analysis import plots
 
     name = report.metric_name
     figures = {
-        "efficiency": plots.efficiency_figure(report.efficiency, metric_name=name, references=references),
-        "expected_best": plots.expected_best_figure(
+        "efficiency": lambda: plots.efficiency_figure(report.efficiency, metric_name=name, references=references),
+        "expected_best": lambda: plots.expected_best_figure(
             report.expected_best, report.expected_best_replacement, metric_name=name, size=report.counts.used
         ),
-        "trials_needed": plots.trials_needed_figure(report.trials_needed, metric_name=name),
-        "marginals": plots.marginals_figure(report.marginals, metric_name=name),
+        "trials_needed": lambda: plots.trials_needed_figure(report.trials_needed, metric_name=name),
+        "marginals": lambda: plots.marginals_figure(report.marginals, metric_name=name),
     }
     if report.importance is not None:
-        figures["importance"] = plots.importance_figure(report.importance, metric_name=name)
+        figures["importance"] = lambda: plots.importance_figure(report.importance, metric_name=name)
     if report.comparison is not None:
-        figures["comparison"] = plots.comparison_figure(report.comparison, metric_name=name)
-    return [path for stem, fig in figures.items() for path in plots.save_figure(fig, out, stem)]
+        figures["comparison"] = lambda: plots.comparison_figure(report.comparison, metric_name=name)
+    if only is not None and only - set(FIGURES):
+        raise UsageError(f"figures: expected names among {', '.join(FIGURES)}; got {', '.join(sorted(only - set(FIGURES)))}")
+    return [path for stem, draw in figures.items() if only is None or stem in only
+            for path in plots.save_figure(draw(), out, stem)]

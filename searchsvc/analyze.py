@@ -28,7 +28,8 @@ def analyze_table(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
 
 def analyze_sweep(sweep_id: str, out_dir: str | os.PathLike[str], *, ledger: None | str | Ledger = None,
                   references: dict[str, float] | None = None, importance: bool = True,
-                  metric_name: str | None = None, compare: Sequence[tuple[str, str, str]] = ()) -> Any:
+                  metric_name: str | None = None, compare: Sequence[tuple[str, str, str]] = (),
+                  figures: bool | Sequence[str] = True) -> Any:
     from analysis import analyze
     from searchsvc.spec import SweepSpec
 
@@ -46,13 +47,36 @@ def analyze_sweep(sweep_id: str, out_dir: str | os.PathLike[str], *, ledger: Non
                 "and its binomial variance describes accuracies.")
     report = analyze(_frame(db, sweep.sweep_id, spec.metric), out_dir, mode=sweep.mode,
                      distributions=optuna_distributions(spec.space), references=references,
-                     metric_name=metric_name or spec.metric, importance=importance,
+                     metric_name=metric_name or spec.metric, importance=importance, figures=figures,
                      compare=_compared(compare, db, sweep.mode, spec), noise_note=note)
     if sweep.tracking_uri and sweep.mlflow_run_id:
         from searchsvc.tracking import get_tracker
 
         get_tracker(sweep.tracking_uri).log_artifacts(sweep.mlflow_run_id, out_dir, "analysis")
     return report
+
+
+def summarize_on_dashboard(sweep_id: str, ledger: Ledger) -> None:
+    """A completed random sweep's key results on its MLflow run, as it ends: the analysis's summary as the
+    run's description, the expected best test score of s trials as a metric over s (its chart), and the
+    efficiency and expected-best figures with the analysis tables under ``analysis/``. fANOVA and the other figures are left to ``searchsvc analyze``,
+    which replaces these files."""
+    import tempfile
+
+    from searchsvc.tracking import get_tracker
+
+    sweep = ledger.sweep(sweep_id)
+    with tempfile.TemporaryDirectory(prefix="searchsvc-summary-") as out:
+        report = analyze_sweep(sweep_id, out, ledger=ledger, importance=False, figures=DASHBOARD_FIGURES)
+    rows = [(f"expected_best_test_{sweep.metric}", row["mean"], row["n"])
+            for row in report.expected_best_rows(powers_of_two=True)]
+    # the run's description, on its first page: the analysis's summary (best trial, expected best, trials needed)
+    note = "searchsvc analyze (without importance), as the sweep ended:\n\n```\n" + report.summary_text() + "\n```"
+    get_tracker(sweep.tracking_uri).log(sweep.mlflow_run_id, rows=rows, tags={"mlflow.note.content": note})
+
+
+#: the figures a sweep's MLflow run gets as the sweep ends
+DASHBOARD_FIGURES = ("efficiency", "expected_best")
 
 
 def _frame(db: Ledger, sweep_id: str, metric: str) -> Any:

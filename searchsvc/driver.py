@@ -16,7 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from searchsvc.cluster import Cluster, connect
@@ -70,6 +70,7 @@ class SweepOutcome:
     ledger_error: str | None = None
     mlflow_missing: tuple[int, ...] = ()  # trials whose MLflow run lacks writes (`resume` writes them)
     mlflow_error: str | None = None
+    dashboard_path: str | None = None  # the sweep's run in MLflow's UI, after its address (tracking.run_path)
 
 
 @dataclass(frozen=True)
@@ -316,21 +317,24 @@ def _finish(run: SweepRun, status: SweepStatus, recording: Any, bundles: int) ->
         trials = []
     best = best_trial(trials, sweep.mode)
     counts = Counter(str(t.status) for t in trials)
-    outcome = SweepOutcome(sweep.sweep_id, sweep.metric, status, counts, best, repr(ledger),
+    outcome = SweepOutcome(sweep.sweep_id, sweep.metric, status, counts, best, ledger.display_url,
                            tracker.tracking_uri if tracker else None, sweep.mlflow_run_id,
                            time.monotonic() - run.launch.started, bundles, recording.cpu_seconds, lost, ledger_error,
                            recording.mlflow_missing, recording.mlflow_error)
     if tracker and sweep.mlflow_run_id and not recording.mlflow_down:  # a dead server is not waited for again
         try:
+            if status == SweepStatus.COMPLETED and best is not None and sweep.spec.get("strategy", "random") == "random":
+                from searchsvc.analyze import summarize_on_dashboard
+
+                summarize_on_dashboard(sweep.sweep_id, ledger)
             tracker.finish_sweep(sweep.mlflow_run_id, status, counts, best, sweep.metric)
+            outcome = replace(outcome, dashboard_path=tracker.run_path(sweep.mlflow_run_id))
         except Exception as e:  # noqa: BLE001 - `resume` closes it from the ledger
             outcome = _with_mlflow_error(outcome, e)
     return outcome
 
 
 def _with_mlflow_error(outcome: SweepOutcome, error: Exception) -> SweepOutcome:
-    from dataclasses import replace
-
     return replace(outcome, mlflow_error=outcome.mlflow_error or str(error).strip().splitlines()[0])
 
 

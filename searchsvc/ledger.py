@@ -163,7 +163,12 @@ class Ledger:
                                  "(--ledger or $SEARCHSVC_LEDGER)") from e
 
     def __repr__(self) -> str:
-        return f"Ledger({self._engine.url.render_as_string(hide_password=True)!r})"
+        return f"Ledger({self.display_url!r})"
+
+    @property
+    def display_url(self) -> str:
+        """The URL with its password hidden, to print."""
+        return self._engine.url.render_as_string(hide_password=True)
 
     # -- sweeps
     def create_sweep(self, sweep: SweepRecord) -> None:

@@ -69,12 +69,16 @@ def outcome_text(metric: str, o: Any) -> str:
     lines.append(f"Ledger:    {o.ledger}")
     if o.tracking_uri:
         lines.append(f"MLflow:    {o.tracking_uri} (parent run {o.parent_run_id})")
+        page = o.dashboard_path or ""
         if o.tracking_uri.startswith(("http://", "https://")):
-            lines.append(f"Dashboard: {o.tracking_uri}")
+            lines.append(f"Dashboard: {o.tracking_uri.rstrip('/')}{page}")
         else:
             lines.append("Dashboard: searchsvc ui" + (f" --tracking-uri {o.tracking_uri}"
-                                                      if "MLFLOW_TRACKING_URI" in os.environ else ""))
+                                                      if "MLFLOW_TRACKING_URI" in os.environ else "")
+                         + (f", then http://127.0.0.1:5000{page}" if page else ""))
     lines.append(f"Trials:    searchsvc show {o.sweep_id}")
+    if o.best:
+        lines.append(f"Next:      searchsvc analyze {o.sweep_id} --out {o.sweep_id}-analysis")
     return "\n".join(lines)
 
 

@@ -53,10 +53,15 @@ class Tracker:
         return f"Tracker({self.tracking_uri!r})"
 
     def experiment_id(self, name: str) -> str:
+        """The experiment of that name, created if new. It is marked as model training, so that MLflow's UI
+        opens it on its runs (MLflow 3 opens an unmarked one on its GenAI overview)."""
         found = self.client.get_experiment_by_name(name)
-        if found is not None:
-            return found.experiment_id
-        return self.client.create_experiment(name, artifact_location=_artifact_location(self.tracking_uri, name))
+        if found is None:
+            return self.client.create_experiment(name, artifact_location=_artifact_location(self.tracking_uri, name),
+                                                 tags={EXPERIMENT_KIND: MODEL_TRAINING})
+        if found.tags.get(EXPERIMENT_KIND) is None:
+            self.client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND, MODEL_TRAINING)
+        return found.experiment_id
 
     def start_sweep(self, experiment: str, sweep_id: str, params: Mapping[str, object], spec: dict[str, Any]) -> str:
         run = self.client.create_run(
@@ -131,6 +136,11 @@ class Tracker:
         self.finish_trial(run_id, trial, metric, [e for e in trial.epoch_metrics if e.epoch not in logged])
         return run_id
 
+    def run_path(self, run_id: str) -> str:
+        """A run's page in MLflow's UI, after the UI's address: MLflow 3's model-training view of it (the UI
+        opens on its GenAI view otherwise), metrics and artifacts on the page."""
+        return f"/#/experiments/{self._experiment(run_id)[0]}/runs/{run_id}{UI_TRAINING_VIEW}"
+
     def _experiment(self, parent_run_id: str) -> tuple[str, str]:
         """The id and artifact location of the parent run's experiment."""
         if parent_run_id not in self._experiment_of_run:
@@ -192,6 +202,10 @@ class Tracker:
         self.client.log_artifacts(run_id, str(directory), artifact_path)
 
 
+#: an experiment's kind, read by MLflow 3's UI to choose its first page: model training opens on the runs
+EXPERIMENT_KIND, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
+#: MLflow 3's UI shows its GenAI pages unless a link asks for model training (a choice it keeps in the browser)
+UI_TRAINING_VIEW = "?workflowType=machine_learning"
 #: MLflow metric names of fields not logged under their own name; ``{metric}`` is the sweep's objective
 METRIC_NAMES = {"val_score": "val_{metric}"}  # per epoch
 RESULT_METRIC_NAMES = {"val_score": "best_val_{metric}", "test_score": "test_{metric}", "epochs": "epochs_run"}

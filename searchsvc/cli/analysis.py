@@ -124,7 +124,7 @@ def ui(tracking_uri: str | None, host: str, port: int) -> None:
 
     \b
     Example:
-      searchsvc ui --port 5000     # then browse http://127.0.0.1:5000
+      searchsvc ui --port 5000     # then browse http://127.0.0.1:5000/#/?workflowType=machine_learning
     """
     from searchsvc.tracking import get_tracker
 
@@ -132,7 +132,9 @@ def ui(tracking_uri: str | None, host: str, port: int) -> None:
     if uri.startswith(("http://", "https://")):
         click.echo(f"The dashboard is served by the tracking server: {uri}")
         return
-    click.echo(f"MLflow UI for {uri} on http://{host}:{port} (Ctrl-C stops it)", err=True)
+    from searchsvc.tracking import UI_TRAINING_VIEW
+
+    click.echo(f"MLflow UI for {uri} on http://{host}:{port}/#/{UI_TRAINING_VIEW} (Ctrl-C stops it)", err=True)
     sys.stdout.flush()
     os.execvp(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
                                "--host", host, "--port", str(port)])

@@ -122,7 +122,7 @@ def test_refused_ledger_writes_fail_the_sweep_and_resume_mends_it(spec, postgres
         finally:
             process.kill()
         assert process.returncode == 1, err[-3000:]
-        assert "the ledger Ledger('postgresql+psycopg://" in err and "did not take" in err
+        assert "the ledger postgresql+psycopg://" in err and "did not take" in err
         assert "permission denied" in err and "searchsvc resume" in err
         lost = int(err.split("did not take ")[1].split(" trial records")[0])
         assert lost >= 1

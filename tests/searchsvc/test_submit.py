@@ -55,7 +55,22 @@ def test_sweep_is_recorded_in_ledger_and_mlflow_identically_at_any_concurrency(r
             assert len(history) == trials[k]["epochs"] >= 1
             assert [m.step for m in history] == list(range(1, len(history) + 1))
             assert child.info.start_time <= child.info.end_time
+        _the_sweeps_run_shows_its_results(client, parent, outcome)
     assert scores[1] == scores[2]
+
+
+def _the_sweeps_run_shows_its_results(client, parent, outcome) -> None:
+    """MLflow's UI opens the experiment on its runs (model training), and the sweep's run shows the key
+    results on its first page: the summary as its description, the expected best of s as a metric over s,
+    and the efficiency figure among its artifacts; submit's dashboard link goes to that page."""
+    assert client.get_experiment(parent.info.experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
+    assert parent.info.status == "FINISHED" and "Best by validation: trial" in parent.data.tags["mlflow.note.content"]
+    assert parent.data.tags["searchsvc.best_trial"] == str(outcome["best"]["trial_index"])
+    steps = [m.step for m in client.get_metric_history(parent.info.run_id, "expected_best_test_accuracy")]
+    assert steps == [1, 2, 4]  # of 6 trials
+    figures = {a.path for a in client.list_artifacts(parent.info.run_id, "analysis")}
+    assert {"analysis/efficiency.png", "analysis/expected_best.png"} <= figures
+    assert "analysis/marginals.png" not in figures  # left to `searchsvc analyze`
 
 
 def test_status_list_and_unknown_sweep(run, tiny_spec) -> None:
@@ -256,3 +271,21 @@ def _answers(url: str) -> bool:
         return True
     except OSError:
         return False
+
+
+def test_the_end_of_submit_names_the_stores_by_address_and_the_next_step() -> None:
+    from collections import Counter
+
+    from searchsvc.driver import SweepOutcome
+    from searchsvc.ledger import TrialRecord
+    from searchsvc.status import SweepStatus
+    from searchsvc.texts import outcome_text
+
+    best = TrialRecord("s-1", 3, {"units": 16}, "ok")
+    ledger = "postgresql+psycopg://searchsvc:***@db:5432/searchsvc"  # Ledger.display_url: the password hidden
+    outcome = SweepOutcome("s-1", "accuracy", SweepStatus.COMPLETED, Counter(ok=4), best, ledger,
+                           "http://mlflow:5000/", "r1", 12.0, dashboard_path="/#/experiments/7/runs/r1?workflowType=machine_learning")
+    text = outcome_text("accuracy", outcome)
+    assert f"Ledger:    {ledger}\n" in text  # an address, not a Python repr
+    assert "Dashboard: http://mlflow:5000/#/experiments/7/runs/r1?workflowType=machine_learning" in text
+    assert text.endswith("Next:      searchsvc analyze s-1 --out s-1-analysis")
