@@ -29,17 +29,17 @@ def analyze_table(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
 def analyze_sweep(sweep_id: str, out_dir: str | os.PathLike[str], *, ledger: None | str | Ledger = None,
                   references: dict[str, float] | None = None, importance: bool = True,
                   metric_name: str | None = None, compare: Sequence[tuple[str, str, str]] = (),
-                  figures: bool | Sequence[str] = True) -> Any:
+                  figures: bool | Sequence[str] = True, warn: bool = True) -> Any:
     from analysis import analyze
     from searchsvc.spec import SweepSpec
 
     db = get_ledger(ledger)
     sweep = db.sweep(sweep_id)
     spec = SweepSpec.model_validate(sweep.spec)
-    if spec.strategy != "random":
+    if warn and spec.strategy != "random":
         print(f"warning: {sweep.sweep_id} used {spec.strategy} sampling; re-partitioning into experiments assumes "
               "i.i.d. trials, so read the efficiency curve as indicative only", file=sys.stderr)
-    if sweep.status != SweepStatus.COMPLETED:
+    if warn and sweep.status != SweepStatus.COMPLETED:
         print(f"warning: {sweep.sweep_id} is {sweep.status}; analysing the trials finished so far", file=sys.stderr)
     note = None
     if spec.metric not in NOISE_METRICS:
@@ -57,7 +57,7 @@ def analyze_sweep(sweep_id: str, out_dir: str | os.PathLike[str], *, ledger: Non
 
 
 def summarize_on_dashboard(sweep_id: str, ledger: Ledger) -> None:
-    """A completed random sweep's key results on its MLflow run, as it ends: the analysis's summary as the
+    """A random sweep's key results on its MLflow run, as it ends (all its trials final): the analysis's summary as the
     run's description, the expected best test score of s trials as a metric over s (its chart), and the
     efficiency and expected-best figures with the analysis tables under ``analysis/``. fANOVA and the other figures are left to ``searchsvc analyze``,
     which replaces these files."""
@@ -67,7 +67,7 @@ def summarize_on_dashboard(sweep_id: str, ledger: Ledger) -> None:
 
     sweep = ledger.sweep(sweep_id)
     with tempfile.TemporaryDirectory(prefix="searchsvc-summary-") as out:
-        report = analyze_sweep(sweep_id, out, ledger=ledger, importance=False, figures=DASHBOARD_FIGURES)
+        report = analyze_sweep(sweep_id, out, ledger=ledger, importance=False, figures=DASHBOARD_FIGURES, warn=False)
     rows = [(f"expected_best_test_{sweep.metric}", row["mean"], row["n"])
             for row in report.expected_best_rows(powers_of_two=True)]
     # the run's description, on its first page: the analysis's summary (best trial, expected best, trials needed)

@@ -309,6 +309,9 @@ def _finish(run: SweepRun, status: SweepStatus, recording: Any, bundles: int) ->
     """Close the sweep's records (what the stores still take) and say how it went."""
     ledger, tracker, sweep = run.ledger, run.tracker, run.sweep
     lost, ledger_error = recording.ledger_lost, recording.ledger_error
+    if (status == SweepStatus.COMPLETED and tracker and sweep.mlflow_run_id and not recording.mlflow_down
+            and sweep.spec.get("strategy", "random") == "random"):
+        _summarize_on_dashboard(sweep.sweep_id, ledger)  # first: who waits on the ledger then finds it on the run
     try:
         ledger.update_sweep(sweep.sweep_id, status=status, finished_at=now())
         trials = ledger.trials(sweep.sweep_id)
@@ -323,15 +326,23 @@ def _finish(run: SweepRun, status: SweepStatus, recording: Any, bundles: int) ->
                            recording.mlflow_missing, recording.mlflow_error)
     if tracker and sweep.mlflow_run_id and not recording.mlflow_down:  # a dead server is not waited for again
         try:
-            if status == SweepStatus.COMPLETED and best is not None and sweep.spec.get("strategy", "random") == "random":
-                from searchsvc.analyze import summarize_on_dashboard
-
-                summarize_on_dashboard(sweep.sweep_id, ledger)
             tracker.finish_sweep(sweep.mlflow_run_id, status, counts, best, sweep.metric)
             outcome = replace(outcome, dashboard_path=tracker.run_path(sweep.mlflow_run_id))
         except Exception as e:  # noqa: BLE001 - `resume` closes it from the ledger
             outcome = _with_mlflow_error(outcome, e)
     return outcome
+
+
+def _summarize_on_dashboard(sweep_id: str, ledger: Ledger) -> None:
+    """The analysis's summary on the sweep's MLflow run; a failure is said, and `analyze` makes it later."""
+    from searchsvc.analyze import summarize_on_dashboard
+
+    try:
+        summarize_on_dashboard(sweep_id, ledger)
+    except Exception as e:  # noqa: BLE001 - the sweep's records are complete without it
+        print(f"warning: the sweep's summary did not reach MLflow ({type(e).__name__}: "
+              f"{str(e).strip().splitlines()[0] if str(e).strip() else ''}); `searchsvc analyze {sweep_id}` "
+              "attaches the analysis to its run", file=sys.stderr)
 
 
 def _with_mlflow_error(outcome: SweepOutcome, error: Exception) -> SweepOutcome:

@@ -64,6 +64,7 @@ def test_a_sweep_submitted_through_the_jobs_api_runs_on_both_nodes_after_the_sub
     assert all(t["host"] for t in rows)
     logs = searchsvc("logs", sweep_id).stdout
     assert f"accepted sweep {sweep_id}" in logs and "[8/8]" in logs
+    assert "warning" not in logs, logs[-3000:]  # the summary on the dashboard included
     assert searchsvc("logs", sweep_id, "--follow", "--cluster", cluster.jobs_api).stdout == logs  # the job ended
 
     extended = submitted(searchsvc("extend", sweep_id, "--add", "2", "--json"))  # on the cluster it ran on
