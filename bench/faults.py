@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SPEC = """\
 name: faults
 seed: 2
@@ -66,36 +64,30 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    import psycopg
-
-    from tests.searchsvc.servers import MlflowServer
+    from tests.searchsvc.servers import MlflowServer, scratch_database
 
     tmp = Path(tempfile.mkdtemp(prefix="searchsvc-faults-"))
     spec = tmp / "faults.yaml"
     spec.write_text(SPEC.format(trials=args.trials, epochs=args.epochs))
-    database = f"searchsvc_faults_{secrets.token_hex(3)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{database}"')
-    backend = f"postgresql://postgres@127.0.0.1:5432/{database}"
     ledger = f"sqlite:///{tmp / 'ledger.db'}"
     print(f"{args.trials} trials of {args.epochs} epochs, 2 at a time; MLflow server on PostgreSQL; files in {tmp}")
     walls: dict[str, list[float]] = {"up": [], "down": []}
-    try:
+    with scratch_database("searchsvc_faults") as backend:
         server = MlflowServer(backend, tmp).start()
-        sweep(spec, ledger, server.url, None, server)  # warm: the data set on disk, MLflow's tables
-        for r in range(args.rounds):
-            for case in (("up", "down") if r % 2 == 0 else ("down", "up")):
-                if server.process.poll() is not None:
-                    server.start()
-                outcome = sweep(spec, ledger, server.url, args.trials // 5 if case == "down" else None, server)
-                walls[case].append(outcome["wall_seconds"])
-                missed = len(outcome["mlflow_missing"])
-                print(f"round {r + 1}, MLflow {case:>4}: {outcome['wall_seconds']:6.1f} s, status {outcome['status']}, "
-                      f"{sum(outcome['counts'].values())} trials, MLflow missed {missed}", flush=True)
-    finally:
-        server.kill()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
+        try:
+            sweep(spec, ledger, server.url, None, server)  # warm: the data set on disk, MLflow's tables
+            for r in range(args.rounds):
+                for case in (("up", "down") if r % 2 == 0 else ("down", "up")):
+                    if server.process.poll() is not None:
+                        server.start()
+                    outcome = sweep(spec, ledger, server.url, args.trials // 5 if case == "down" else None, server)
+                    walls[case].append(outcome["wall_seconds"])
+                    missed = len(outcome["mlflow_missing"])
+                    print(f"round {r + 1}, MLflow {case:>4}: {outcome['wall_seconds']:6.1f} s, status "
+                          f"{outcome['status']}, {sum(outcome['counts'].values())} trials, MLflow missed {missed}",
+                          flush=True)
+        finally:
+            server.kill()
     up, down = statistics.median(walls["up"]), statistics.median(walls["down"])
     print(f"median wall: MLflow up {up:.1f} s, killed mid-sweep {down:.1f} s: {down / up:.3f}x")
 

@@ -26,7 +26,6 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 EPOCHS = 20
 
 
@@ -106,32 +105,25 @@ def main() -> None:
     args = parser.parse_args()
 
     import mlflow
-    import psycopg
 
-    from tests.searchsvc.servers import MlflowServer
+    from tests.searchsvc.servers import MlflowServer, scratch_database
 
-    database = f"searchsvc_saturation_{secrets.token_hex(3)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{database}"')
-    url = f"postgresql://postgres@127.0.0.1:5432/{database}"
     tmp = Path(tempfile.mkdtemp(prefix="searchsvc-saturation-"))
-    server = MlflowServer(url, tmp).start()
-    print(f"ledger: PostgreSQL {url}; MLflow {mlflow.__version__} server {server.url} (1 worker) on the same "
-          f"database; each trial: start, an epoch report, a final report ({EPOCHS} epochs); {args.seconds:g} s a rate")
-    print(f"{'offered/s':>10} {'callback ms':>12} {'ledger/s':>9} {'lag s':>6} {'mlflow/s':>9} {'lag s':>6} "
-          f"{'writers CPU ms':>15}")
-    try:
-        run_rate(url, server.url, 5, 2)  # warm: MLflow's first requests, the tables
-        for rate, tracking in [(r, server.url) for r in args.rates] + [(r, None) for r in args.ledger_rates]:
-            r = run_rate(url, tracking, rate, args.seconds)
-            mlflow_part = f"{r['mlflow_rate']:>9.1f} {r['mlflow_lag']:>6.2f}" if tracking else f"{'-':>9} {'-':>6}"
-            print(f"{r['offered']:>10.1f} {r['callback_ms']:>12.3f} {r['ledger_rate']:>9.1f} {r['ledger_lag']:>6.2f} "
-                  f"{mlflow_part} {r['writer_cpu_ms']:>15.2f}", flush=True)
-    finally:
-        server.kill()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
-
+    with scratch_database("searchsvc_saturation") as url:
+        server = MlflowServer(url, tmp).start()
+        print(f"ledger: PostgreSQL {url}; MLflow {mlflow.__version__} server {server.url} (1 worker) on the same "
+              f"database; each trial: start, an epoch report, a final report ({EPOCHS} epochs); {args.seconds:g} s a rate")
+        print(f"{'offered/s':>10} {'callback ms':>12} {'ledger/s':>9} {'lag s':>6} {'mlflow/s':>9} {'lag s':>6} "
+              f"{'writers CPU ms':>15}")
+        try:
+            run_rate(url, server.url, 5, 2)  # warm: MLflow's first requests, the tables
+            for rate, tracking in [(r, server.url) for r in args.rates] + [(r, None) for r in args.ledger_rates]:
+                r = run_rate(url, tracking, rate, args.seconds)
+                mlflow_part = f"{r['mlflow_rate']:>9.1f} {r['mlflow_lag']:>6.2f}" if tracking else f"{'-':>9} {'-':>6}"
+                print(f"{r['offered']:>10.1f} {r['callback_ms']:>12.3f} {r['ledger_rate']:>9.1f} "
+                      f"{r['ledger_lag']:>6.2f} {mlflow_part} {r['writer_cpu_ms']:>15.2f}", flush=True)
+        finally:
+            server.kill()
 
 if __name__ == "__main__":
     main()

@@ -66,6 +66,16 @@ def job_options(command: Any) -> Any:
     return click.option("--job-cluster", hidden=True)(command)
 
 
+def rerun_options(command: Any) -> Any:
+    """The options of a command that runs a recorded sweep's driver again (resume, extend): where, the
+    ledger, output, and the job's own."""
+    for option in reversed((cluster_option, address_option, ledger_option,
+                            click.option("-q", "--quiet", is_flag=True, help="No progress display."),
+                            json_option, job_options, click.pass_context)):
+        command = option(command)
+    return command
+
+
 @cli.command()
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
 @cluster_option
@@ -116,13 +126,7 @@ def submit(ctx: click.Context, spec_path: str, cluster: str | None, address: str
 
 @cli.command()
 @click.argument("sweep_id", metavar="SWEEP")
-@cluster_option
-@address_option
-@ledger_option
-@click.option("-q", "--quiet", is_flag=True, help="No progress display.")
-@json_option
-@job_options
-@click.pass_context
+@rerun_options
 def resume(ctx: click.Context, sweep_id: str, cluster: str | None, address: str | None, ledger: str | None,
            quiet: bool, as_json: bool, job_id: str | None, job_cluster: str | None) -> None:
     """Finish a sweep after its driver died or was cancelled: trials without a final result run again
@@ -146,13 +150,7 @@ def resume(ctx: click.Context, sweep_id: str, cluster: str | None, address: str 
 @cli.command()
 @click.argument("sweep_id", metavar="SWEEP")
 @click.option("--add", "n", metavar="N", type=click.IntRange(min=1), required=True, help="How many trials to add.")
-@cluster_option
-@address_option
-@ledger_option
-@click.option("-q", "--quiet", is_flag=True, help="No progress display.")
-@json_option
-@job_options
-@click.pass_context
+@rerun_options
 def extend(ctx: click.Context, sweep_id: str, n: int, cluster: str | None, address: str | None, ledger: str | None,
            quiet: bool, as_json: bool, job_id: str | None, job_cluster: str | None) -> None:
     """Add N trials to a finished sweep: trials S..S+N-1, with the configs a sweep of S+N would have had.
