@@ -57,9 +57,9 @@ def analyze_sweep(sweep_id: str, out_dir: str | os.PathLike[str], *, ledger: Non
 
 
 def summarize_on_dashboard(sweep_id: str, ledger: Ledger) -> None:
-    """A random sweep's key results on its MLflow run, as it ends (all its trials final): the analysis's summary as the
-    run's description, the expected best test score of s trials as a metric over s (its chart), and the
-    efficiency and expected-best figures with the analysis tables under ``analysis/``. fANOVA and the other figures are left to ``searchsvc analyze``,
+    """A random sweep's key results on its MLflow run as it ends (all its trials final): the analysis's
+    summary, the expected best test score of s trials, and the efficiency and expected-best figures with
+    the analysis tables under ``analysis/``. fANOVA and the other figures are left to ``searchsvc analyze``,
     which replaces these files."""
     import tempfile
 
@@ -68,11 +68,8 @@ def summarize_on_dashboard(sweep_id: str, ledger: Ledger) -> None:
     sweep = ledger.sweep(sweep_id)
     with tempfile.TemporaryDirectory(prefix="searchsvc-summary-") as out:
         report = analyze_sweep(sweep_id, out, ledger=ledger, importance=False, figures=DASHBOARD_FIGURES, warn=False)
-    rows = [(f"expected_best_test_{sweep.metric}", row["mean"], row["n"])
-            for row in report.expected_best_rows(powers_of_two=True)]
-    # the run's description, on its first page: the analysis's summary (best trial, expected best, trials needed)
-    note = "searchsvc analyze (without importance), as the sweep ended:\n\n```\n" + report.summary_text() + "\n```"
-    get_tracker(sweep.tracking_uri).log(sweep.mlflow_run_id, rows=rows, tags={"mlflow.note.content": note})
+    expected = [(row["n"], row["mean"]) for row in report.expected_best_rows(powers_of_two=True)]
+    get_tracker(sweep.tracking_uri).log_summary(sweep.mlflow_run_id, report.summary_text(), expected, sweep.metric)
 
 
 #: the figures a sweep's MLflow run gets as the sweep ends

@@ -136,6 +136,13 @@ class Tracker:
         self.finish_trial(run_id, trial, metric, [e for e in trial.epoch_metrics if e.epoch not in logged])
         return run_id
 
+    def log_summary(self, run_id: str, summary: str, expected_best: Sequence[tuple[int, float]], metric: str) -> None:
+        """A sweep's analysis on its run: the summary as the run's description (its first page), and the
+        expected best test score of s trials as a metric over s (its chart)."""
+        note = f"searchsvc analyze (without importance), as the sweep ended:\n\n```\n{summary}\n```"
+        self.log(run_id, rows=[(f"expected_best_test_{metric}", mean, n) for n, mean in expected_best],
+                 tags={RUN_DESCRIPTION: note})
+
     def run_path(self, run_id: str) -> str:
         """A run's page in MLflow's UI, after the UI's address: MLflow 3's model-training view of it (the UI
         opens on its GenAI view otherwise), metrics and artifacts on the page."""
@@ -206,6 +213,8 @@ class Tracker:
 EXPERIMENT_KIND, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
 #: MLflow 3's UI shows its GenAI pages unless a link asks for model training (a choice it keeps in the browser)
 UI_TRAINING_VIEW = "?workflowType=machine_learning"
+#: the tag MLflow's UI shows as a run's description
+RUN_DESCRIPTION = "mlflow.note.content"
 #: MLflow metric names of fields not logged under their own name; ``{metric}`` is the sweep's objective
 METRIC_NAMES = {"val_score": "val_{metric}"}  # per epoch
 RESULT_METRIC_NAMES = {"val_score": "best_val_{metric}", "test_score": "test_{metric}", "epochs": "epochs_run"}
