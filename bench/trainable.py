@@ -19,7 +19,8 @@ import time
 import torch
 from torch import nn
 
-from experiments.datasets import Dataset, load_dataset
+from experiments.datasets import load_dataset
+from experiments.splits import Dataset
 from experiments.hyperparams import LSTMConfig
 from experiments.model import LSTMModel
 from experiments.settings import MNIST1D, TrainingSettings

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from experiments.datasets import Dataset
+from experiments.splits import Dataset
 from experiments.series import SeriesData
 from experiments.errors import DataError
 from experiments.hyperparams import LSTMConfig

@@ -1,6 +1,6 @@
 """The data sets a trial trains on: MNIST-1D, the adding problem and a user's ``.npz``, as numpy arrays.
 
-:func:`load_dataset` turns dataset settings into a :class:`Dataset` with fixed train/validation/test
+:func:`load_dataset` turns dataset settings into a :class:`~experiments.splits.Dataset` with fixed train/validation/test
 splits; a table of time series, into a :class:`~experiments.series.SeriesData`, which cuts each
 trial's windows (:meth:`Dataset.for_trial`). It is cached per process, so a worker that runs many
 trials builds or reads the data once; with a ``cache_dir``, MNIST-1D (seconds to generate) is also
@@ -17,81 +17,24 @@ import random
 import tempfile
 import zipfile
 from importlib.metadata import version
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from experiments.settings import MNIST1D, Adding, NpzFile, Series, Task
 from experiments.errors import DataError
+from experiments.settings import MNIST1D, Adding, NpzFile, Series, Task
+from experiments.splits import MAX_CLASSES, SPLIT_ARRAYS, Dataset
 
 if TYPE_CHECKING:
-    from experiments.hyperparams import LSTMConfig
     from experiments.series import SeriesData
 
 #: largest ``.npz`` file :func:`load_dataset` reads (it is loaded whole into memory)
 MAX_NPZ_BYTES = 4 * 2**30
 #: fewest samples a ``.npz`` must hold to be split into train/validation/test
 MIN_NPZ_SAMPLES = 10
-#: most classes a classification ``.npz`` may have (labels 0..MAX_CLASSES-1)
-MAX_CLASSES = 65_536
 #: changes when the layout of :func:`load_dataset`'s cache files changes (old files are then ignored)
 CACHE_FORMAT = 1
-#: the arrays of a Dataset, in order
-SPLIT_ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
-
-
-@dataclass(frozen=True)
-class SplitSizes:
-    train: int
-    val: int
-    test: int
-
-
-@dataclass(frozen=True, eq=False)
-class Dataset:
-    """Train/validation/test splits of one data set; arrays are read-only.
-
-    ``x_*``: float32 (samples, timesteps, features). ``y_*``: int64 class labels in ``0..n_classes-1``
-    (classification) or float32 targets (regression, ``n_classes == 0``). Compared and hashed by
-    identity, so it can key a per-process cache of tensors.
-    """
-
-    name: str
-    task: Task
-    n_classes: int
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-
-    def __post_init__(self) -> None:
-        for name in SPLIT_ARRAYS:
-            getattr(self, name).setflags(write=False)
-
-    @property
-    def timesteps(self) -> int:
-        return self.x_train.shape[1]
-
-    @property
-    def features(self) -> int:
-        return self.x_train.shape[2]
-
-    @property
-    def n_outputs(self) -> int:
-        """Width of the model's head: one logit per class, or one value for regression."""
-        return self.n_classes if self.task == "classification" else 1
-
-    @property
-    def sizes(self) -> SplitSizes:
-        return SplitSizes(len(self.y_train), len(self.y_val), len(self.y_test))
-
-    def for_trial(self, config: LSTMConfig) -> Dataset:
-        """The data a trial of ``config`` trains on: this data set itself (a series cuts windows per trial)."""
-        return self
 
 
 def load_dataset(

@@ -4,7 +4,7 @@
 into training, validation and test parts, fits the standardisation on the training parts and checks
 everything a trial could trip on, before any training. The result, :class:`SeriesData`, holds the
 standardised parts; :meth:`SeriesData.for_trial` cuts the windows a trial's config asks for (its
-``window``, and ``stateful``) into a :class:`~experiments.datasets.Dataset`, cached per process.
+``window``, and ``stateful``) into a :class:`~experiments.splits.Dataset`, cached per process.
 
 Stateless trials get every window with the data set's ``stride``; the trainable shuffles them.
 Stateful trials get a :class:`StreamDataset`: in each part of each series, consecutive
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.datasets import MAX_CLASSES, Dataset
+from experiments.splits import MAX_CLASSES, Dataset
 from experiments.errors import DataError
 from experiments.hyperparams import LSTMConfig
 from experiments.settings import Series, Task
@@ -55,7 +55,7 @@ class SeriesData:
 
     ``feature_mean``/``feature_std`` (float64, per feature) and ``target_mean``/``target_std``
     (regression; 0 and 1 for classification) undo the standardisation: ``value * std + mean``.
-    Compared and hashed by identity, as :class:`~experiments.datasets.Dataset`.
+    Compared and hashed by identity, as :class:`~experiments.splits.Dataset`.
     """
 
     settings: Series

@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from experiments.checks import check_objective
-from experiments.datasets import SPLIT_ARRAYS, Dataset
+from experiments.splits import SPLIT_ARRAYS, Dataset
 from experiments.hyperparams import CLASS_WEIGHTS, OPTIMIZERS, LSTMConfig
 from experiments.metrics import Evaluation, binary_rates
 from experiments.model import LSTMModel, estimate_training_memory

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from experiments import datasets
+from experiments.splits import SplitSizes
 from experiments.datasets import clear_dataset_cache, load_dataset
 from experiments.settings import MNIST1D, Adding, NpzFile
 from experiments.errors import DataError
@@ -21,7 +22,7 @@ def test_mnist1d_shapes_sizes_and_labels():
     data = load_dataset(MNIST1D(samples=500))
     assert data.task == "classification" and data.n_classes == 10 and data.n_outputs == 10
     assert (data.timesteps, data.features) == (40, 1)
-    assert data.sizes == datasets.SplitSizes(train=320, val=80, test=100)  # 80% train+val, 20% of it val
+    assert data.sizes == SplitSizes(train=320, val=80, test=100)  # 80% train+val, 20% of it val
     for x, y in [(data.x_train, data.y_train), (data.x_val, data.y_val), (data.x_test, data.y_test)]:
         assert x.dtype == np.float32 and x.shape[1:] == (40, 1) and len(x) == len(y)
         assert y.dtype == np.int64 and y.min() >= 0 and y.max() <= 9
@@ -82,7 +83,7 @@ def test_arrays_are_read_only():
 def test_adding_problem():
     data = load_dataset(Adding(length=21, train=200, val=50, test=60, seed=1))
     assert data.task == "regression" and data.n_classes == 0 and data.n_outputs == 1
-    assert data.sizes == datasets.SplitSizes(200, 50, 60)
+    assert data.sizes == SplitSizes(200, 50, 60)
     assert (data.timesteps, data.features) == (21, 2)
     for x, y in [(data.x_train, data.y_train), (data.x_val, data.y_val), (data.x_test, data.y_test)]:
         assert x.dtype == np.float32 and y.dtype == np.float32
@@ -108,7 +109,7 @@ def test_npz_split_is_disjoint_complete_and_seeded(tmp_path):
     y = np.arange(n) % 3
     path = _save(tmp_path, X=x, y=y)
     data = load_dataset(NpzFile(path=path, val_fraction=0.2, test_fraction=0.1, seed=5))
-    assert data.sizes == datasets.SplitSizes(70, 20, 10)
+    assert data.sizes == SplitSizes(70, 20, 10)
     assert data.n_classes == 3 and data.y_train.dtype == np.int64 and data.x_train.dtype == np.float32
     ids = np.concatenate([data.x_train[:, 0, 0], data.x_val[:, 0, 0], data.x_test[:, 0, 0]])
     assert sorted(ids) == list(range(n))

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from experiments.checks import check_metric, check_objective, check_params
-from experiments.datasets import Dataset, load_dataset
+from experiments.datasets import load_dataset
+from experiments.splits import Dataset
 from experiments.errors import DataError
 from experiments.hyperparams import LSTMConfig
 from experiments.results import EpochMetrics

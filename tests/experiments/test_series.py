@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.datasets import Dataset, clear_dataset_cache, load_dataset
+from experiments.datasets import clear_dataset_cache, load_dataset
+from experiments.splits import Dataset
 from experiments.errors import DataError
 from experiments.hyperparams import LSTMConfig
 from experiments.series import SeriesData, StreamDataset, cut_windows, stream_order
