@@ -237,19 +237,20 @@ def _execute(run: SweepRun, indices: Iterable[int]) -> SweepOutcome:
     if run.launch.job is not None:
         print(f"{ACCEPTED} {sweep_id}", file=sys.stderr, flush=True)
     status = SweepStatus.FAILED
-    try:
-        with Heartbeat(run.ledger, sweep_id, on_cancel=cancel.set), _cancel_on_sigterm(cancel):
-            if todo:
-                _run_tune(run, recorder, scheduler, cancel)
-            status = SweepStatus.CANCELLED if recorder.cancel_unfinished() else SweepStatus.COMPLETED
-    except KeyboardInterrupt:
-        status = SweepStatus.CANCELLED
-        recorder.cancel_unfinished()
-    finally:
-        recording = recorder.close()
-        if recording.ledger_lost:
-            status = SweepStatus.FAILED  # the system of record does not hold all that ran
-        outcome = _finish(run, status, recording, bundles=scheduler.handed_out)
+    with _cancel_on_sigterm(cancel):  # until the records are closed: a SIGTERM while they close waits for them
+        try:
+            with Heartbeat(run.ledger, sweep_id, on_cancel=cancel.set):
+                if todo:
+                    _run_tune(run, recorder, scheduler, cancel)
+                status = SweepStatus.CANCELLED if recorder.cancel_unfinished() else SweepStatus.COMPLETED
+        except KeyboardInterrupt:
+            status = SweepStatus.CANCELLED
+            recorder.cancel_unfinished()
+        finally:
+            recording = recorder.close()
+            if recording.ledger_lost:
+                status = SweepStatus.FAILED  # the system of record does not hold all that ran
+            outcome = _finish(run, status, recording, bundles=scheduler.handed_out)
     return outcome
 
 

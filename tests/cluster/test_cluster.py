@@ -94,7 +94,8 @@ def test_a_users_data_file_travels_with_the_job_or_is_read_where_the_cluster_see
 
 
 def test_cancel_stops_the_job_and_a_new_process_resumes_the_sweep(cluster, spec, searchsvc) -> None:
-    sweep_id = submitted(searchsvc("submit", spec(12, 20), "--cluster", cluster.jobs_api, "--json"))["sweep_id"]
+    # trials of ~4 s: the cancel (a new process, then the driver's next heartbeat) lands with trials to spare
+    sweep_id = submitted(searchsvc("submit", spec(12, 60), "--cluster", cluster.jobs_api, "--json"))["sweep_id"]
     wait_for(lambda: finished(cluster, sweep_id) >= 2 and running(cluster, sweep_id), 180, "the sweep to be under way")
     searchsvc("cancel", sweep_id)
     status = searchsvc("status", sweep_id, "--watch", "--interval", "1", check=False)
