@@ -11,21 +11,15 @@ def searchsvc_home(tmp_path, monkeypatch):
     return home
 
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
 @pytest.fixture(scope="module")
 def postgres_url():
     """A throw-away database on the machine's PostgreSQL (127.0.0.1:5432, trust auth); skipped without one."""
-    import secrets
-
     psycopg = pytest.importorskip("psycopg")
-    name = f"searchsvc_test_{secrets.token_hex(4)}"
+    from tests.searchsvc.servers import PG_ADMIN, scratch_database
+
     try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+        psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3).close()
     except psycopg.OperationalError as e:
         pytest.skip(f"no PostgreSQL at 127.0.0.1:5432: {e}")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
+    with scratch_database("searchsvc_test") as url:
+        yield url

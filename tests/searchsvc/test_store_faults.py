@@ -16,8 +16,7 @@ import pytest
 from searchsvc.ledger import get_ledger, now
 from searchsvc.status import TrialStatus
 from tests.cluster.native import wait_for
-from tests.conftest import PG_ADMIN
-from tests.searchsvc.servers import MlflowServer
+from tests.searchsvc.servers import PG_ADMIN, MlflowServer
 
 S = 16
 SPEC = f"""\
