@@ -46,7 +46,7 @@ space:
 
 
 def sweep(cluster, spec: Path, home: Path) -> dict[str, float]:
-    from searchsvc.ledger import get_ledger
+    from searchsvc.stores.ledger import get_ledger
 
     env = {**cluster.client_env, "SEARCHSVC_HOME": str(home)}
 
@@ -74,8 +74,8 @@ def plain_trial(spec_and_index: tuple[str, int]) -> tuple[float, float, float]:
     from experiments.hyperparams import LSTMConfig
     from experiments.trainable import train_trial
     from searchsvc.home import datasets_dir
-    from searchsvc.sampling import trial_params, trial_seed
-    from searchsvc.spec import load_spec
+    from searchsvc.sweep.sampling import trial_params, trial_seed
+    from searchsvc.sweep.spec import load_spec
 
     path, k = spec_and_index
     spec = load_spec(path)

@@ -26,8 +26,8 @@ def train(spec_path: Path, k: int, flush: bool):
     from experiments.hyperparams import LSTMConfig
     from experiments.trainable import train_trial
     from searchsvc.home import datasets_dir
-    from searchsvc.sampling import trial_params, trial_seed
-    from searchsvc.spec import load_spec
+    from searchsvc.sweep.sampling import trial_params, trial_seed
+    from searchsvc.sweep.spec import load_spec
 
     spec = load_spec(spec_path)
     config = LSTMConfig.from_params(trial_params(spec.space, spec.strategy, spec.seed, k))

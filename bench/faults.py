@@ -37,7 +37,7 @@ space:
 
 
 def sweep(spec: Path, ledger: str, tracking: str, kill_after: int | None, server) -> dict:
-    from searchsvc.ledger import get_ledger
+    from searchsvc.stores.ledger import get_ledger
     from searchsvc.status import TrialStatus
 
     before = {s.sweep_id for s in get_ledger(ledger).sweeps()}

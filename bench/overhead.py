@@ -6,7 +6,7 @@ fixed MNIST-1D subset, one torch thread per trial, ``--workers`` trials at a tim
   ideal      the same trainings back to back in one plain process per worker (multiprocessing),
              no framework, no recording; timed from starting the processes, which import torch and
              build the data set, as every run below must too
-  searchsvc  ``searchsvc.driver.submit`` end to end: Ray Tune, ledger (SQLite) and MLflow (SQLite),
+  searchsvc  ``searchsvc.run.driver.submit`` end to end: Ray Tune, ledger (SQLite) and MLflow (SQLite),
              trial bundles as by default (``bundle: auto``)
   unrecorded the same with recording switched off: no MLflow, and the ledger's trial updates kept in
              memory instead of written (its rows are created, as ``submit`` does before any trial runs)
@@ -88,7 +88,7 @@ def _data(spec):
 
 
 def _spec(args: argparse.Namespace, bundle: int | str = "auto"):
-    from searchsvc.spec import SweepSpec
+    from searchsvc.sweep.spec import SweepSpec
 
     return SweepSpec.model_validate(spec_document(args, bundle))
 
@@ -114,7 +114,7 @@ def run_ideal(args: argparse.Namespace) -> tuple[float, str, float]:
 def warm_up_driver(args: argparse.Namespace, home: Path) -> None:
     """One tiny tracked sweep, untimed, so that no timed run pays for what Ray Tune and MLflow import
     on first use, nor for generating the data set."""
-    from searchsvc import driver
+    from searchsvc.run import driver
 
     tiny = argparse.Namespace(**{**vars(args), "trials": args.workers, "epochs": 1})
     driver.submit(_spec(tiny), ledger=f"sqlite:///{home / 'warm-up.db'}",
@@ -122,9 +122,9 @@ def warm_up_driver(args: argparse.Namespace, home: Path) -> None:
 
 
 def run_searchsvc(args: argparse.Namespace, home: Path, record: bool, bundle: int | str = "auto") -> tuple[float, str, float]:
-    from searchsvc import driver
-    from searchsvc.ledger import get_ledger
-    from searchsvc.tracking import get_tracker
+    from searchsvc.run import driver
+    from searchsvc.stores.ledger import get_ledger
+    from searchsvc.stores.tracking import get_tracker
 
     url = f"sqlite:///{home / 'ledger.db'}"
     ledger = get_ledger(url) if record else _unrecorded_ledger(url)
@@ -144,7 +144,7 @@ def run_searchsvc(args: argparse.Namespace, home: Path, record: bool, bundle: in
 def _unrecorded_ledger(url: str):
     """A ledger whose trial updates stay in memory: the sweep's rows are created (``submit`` does that
     before any trial runs), nothing the trials report is written."""
-    from searchsvc.ledger import Ledger
+    from searchsvc.stores.ledger import Ledger
 
     class UnrecordedLedger(Ledger):
         def __init__(self, url: str) -> None:
@@ -236,7 +236,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from experiments.datasets import clear_dataset_cache
-    from searchsvc.cluster import _start_ray
+    from searchsvc.run.cluster import _start_ray
 
     home = Path(tempfile.mkdtemp(prefix="searchsvc-overhead-"))
     os.environ["SEARCHSVC_HOME"] = str(home)  # Ray Tune's files and the data set cache; inherited by workers

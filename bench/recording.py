@@ -2,7 +2,7 @@
 
 A trial that ends before its first report gets its whole run at once (``Tracker.record_trial``):
 through ``MlflowClient`` (create the run with its tags, one batch of params and metrics, end it), or,
-where the store is MLflow's SQL store in this process, in one transaction (``searchsvc.mlflow_sql``).
+where the store is MLflow's SQL store in this process, in one transaction (``searchsvc.stores.mlflow_sql``).
 Both write the same run, as the recorder writes it: 6 params, ``--epochs`` × 3 learning-curve rows,
 the result's numbers, and the trial's tags. Rounds alternate the two ways, each into its own fresh store; the CPU time of the
 writing thread is printed per trial, with the medians and their ratio.
@@ -29,8 +29,8 @@ PARAMS = {"units": 64, "layers": 2, "dropout": 0.1, "dropout_placement": "betwee
 def trial(k: int, epochs: int) -> tuple:
     """Trial k as the recorder hands it to the tracker: its record (an ok result) and its epochs."""
     from experiments.results import EpochMetrics, TrialResult
-    from searchsvc.ledger import TrialRecord, now
-    from searchsvc.reports import Node
+    from searchsvc.stores.ledger import TrialRecord, now
+    from searchsvc.run.reports import Node
 
     result = TrialResult(status="ok", val_score=0.5, test_score=0.5, val_n=800, test_n=1000, epochs=epochs,
                          best_epoch=epochs, param_count=17_000, memory_estimate_bytes=10**6, train_seconds=2.0,
@@ -40,7 +40,7 @@ def trial(k: int, epochs: int) -> tuple:
 
 
 def cpu_ms_per_trial(store: str, one_transaction: bool, trials: int, epochs: int) -> float:
-    from searchsvc.tracking import get_tracker
+    from searchsvc.stores.tracking import get_tracker
 
     tracker = get_tracker(store)
     if not one_transaction:

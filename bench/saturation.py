@@ -1,6 +1,6 @@
 """Where one driver's result path saturates: synthetic finished trials fed at rising rates.
 
-A driver's every result takes one path (searchsvc.recorder): Tune's callback updates the trial's state
+A driver's every result takes one path (searchsvc.run.recorder): Tune's callback updates the trial's state
 and queues writes (the controller thread), one thread writes the ledger's rows, one thread writes
 MLflow's runs. This feeds that path with synthetic trials (start, one epoch report on the way, the
 final report with 20 epochs, as a 30-s trial sends them) at rising rates, each rate for ``--seconds``,
@@ -32,7 +32,7 @@ EPOCHS = 20
 def synthetic_reports(k: int) -> tuple:
     """Trial k's epoch report and final report, as a 30-s trial of 20 epochs sends them."""
     from experiments.results import EpochMetrics, TrialResult
-    from searchsvc.reports import EpochReport, FinalReport, Node, to_tune
+    from searchsvc.run.reports import EpochReport, FinalReport, Node, to_tune
 
     curves = [EpochMetrics(e, 1.0 / e, 1.0 / e, 0.5 + e / 100, 1.5) for e in range(1, EPOCHS + 1)]
     result = TrialResult(status="ok", val_score=0.7, test_score=0.69, val_n=800, test_n=1000, epochs=EPOCHS,
@@ -46,9 +46,9 @@ def synthetic_reports(k: int) -> tuple:
 
 def run_rate(ledger_url: str, tracking_uri: str | None, rate: float, seconds: float) -> dict[str, float]:
     """Feed ``rate`` trials/s for ``seconds`` into a recorder; how each part kept up."""
-    from searchsvc.ledger import SweepRecord, TrialRecord, get_ledger, now
-    from searchsvc.recorder import TrialRecorder
-    from searchsvc.tracking import get_tracker
+    from searchsvc.stores.ledger import SweepRecord, TrialRecord, get_ledger, now
+    from searchsvc.run.recorder import TrialRecorder
+    from searchsvc.stores.tracking import get_tracker
 
     n = max(1, int(rate * seconds))
     ledger = get_ledger(ledger_url)

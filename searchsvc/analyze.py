@@ -11,8 +11,8 @@ from typing import Any
 
 from searchsvc.errors import UsageError
 from searchsvc.status import SweepStatus
-from searchsvc.export import optuna_distributions, trials_frame
-from searchsvc.ledger import Ledger, get_ledger
+from searchsvc.stores.export import optuna_distributions, trials_frame
+from searchsvc.stores.ledger import Ledger, get_ledger
 
 #: the metric the binomial noise model of eq. 5-6 describes: a proportion of correct answers
 NOISE_METRICS = ("accuracy",)
@@ -31,7 +31,7 @@ def analyze_sweep(sweep_id: str, out_dir: str | os.PathLike[str], *, ledger: Non
                   metric_name: str | None = None, compare: Sequence[tuple[str, str, str]] = (),
                   figures: bool | Sequence[str] = True, warn: bool = True) -> Any:
     from analysis import analyze
-    from searchsvc.spec import SweepSpec
+    from searchsvc.sweep.spec import SweepSpec
 
     db = get_ledger(ledger)
     sweep = db.sweep(sweep_id)
@@ -50,7 +50,7 @@ def analyze_sweep(sweep_id: str, out_dir: str | os.PathLike[str], *, ledger: Non
                      metric_name=metric_name or spec.metric, importance=importance, figures=figures,
                      compare=_compared(compare, db, sweep.mode, spec), noise_note=note)
     if sweep.tracking_uri and sweep.mlflow_run_id:
-        from searchsvc.tracking import get_tracker
+        from searchsvc.stores.tracking import get_tracker
 
         get_tracker(sweep.tracking_uri).log_artifacts(sweep.mlflow_run_id, out_dir, "analysis")
     return report
@@ -63,7 +63,7 @@ def summarize_on_dashboard(sweep_id: str, ledger: Ledger) -> None:
     which replaces these files."""
     import tempfile
 
-    from searchsvc.tracking import get_tracker
+    from searchsvc.stores.tracking import get_tracker
 
     sweep = ledger.sweep(sweep_id)
     with tempfile.TemporaryDirectory(prefix="searchsvc-summary-") as out:
@@ -88,7 +88,7 @@ def _compared(compare: Sequence[tuple[str, str, str]], ledger: None | str | Ledg
     are its own choice of the space: that they lie in the random search's ranges is the user's to say)."""
     from pathlib import Path
 
-    from searchsvc.spec import SweepSpec
+    from searchsvc.sweep.spec import SweepSpec
 
     out = []
     for label, kind, source in compare:

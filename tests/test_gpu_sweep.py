@@ -99,9 +99,9 @@ def ray_shutdown():
 
 
 def test_a_sweep_with_a_gpu_share_per_trial_trains_every_trial_on_the_gpu(tmp_path, ray_shutdown) -> None:
-    from searchsvc.driver import submit
-    from searchsvc.ledger import get_ledger
-    from searchsvc.spec import parse_spec
+    from searchsvc.run.driver import submit
+    from searchsvc.stores.ledger import get_ledger
+    from searchsvc.sweep.spec import parse_spec
 
     spec = parse_spec(SPEC)
     ledger = get_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")

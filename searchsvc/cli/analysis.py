@@ -74,9 +74,9 @@ def export(sweep_id: str, path: str, ledger: str | None) -> None:
       searchsvc export quickstart-20261122-101500-1a2b --out trials.csv
     """
     from analysis import write_space, write_trials
-    from searchsvc.export import optuna_distributions, trials_frame
-    from searchsvc.spec import SweepSpec
-    from searchsvc.ledger import get_ledger
+    from searchsvc.stores.export import optuna_distributions, trials_frame
+    from searchsvc.sweep.spec import SweepSpec
+    from searchsvc.stores.ledger import get_ledger
 
     db = get_ledger(ledger)
     sweep = db.sweep(sweep_id)
@@ -126,13 +126,13 @@ def ui(tracking_uri: str | None, host: str, port: int) -> None:
     Example:
       searchsvc ui --port 5000     # then browse http://127.0.0.1:5000/#/?workflowType=machine_learning
     """
-    from searchsvc.tracking import get_tracker
+    from searchsvc.stores.tracking import get_tracker
 
     uri = get_tracker(tracking_uri).tracking_uri
     if uri.startswith(("http://", "https://")):
         click.echo(f"The dashboard is served by the tracking server: {uri}")
         return
-    from searchsvc.tracking import UI_TRAINING_VIEW
+    from searchsvc.stores.tracking import UI_TRAINING_VIEW
 
     click.echo(f"MLflow UI for {uri} on http://{host}:{port}/#/{UI_TRAINING_VIEW} (Ctrl-C stops it)", err=True)
     sys.stdout.flush()

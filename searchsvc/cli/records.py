@@ -8,7 +8,7 @@ import click
 
 from searchsvc.cli.group import cli, json_option, ledger_option
 from searchsvc.status import SweepStatus
-from searchsvc.texts import best_line, sweep_line, to_json, trial_json, trial_line
+from searchsvc.cli.texts import best_line, sweep_line, to_json, trial_json, trial_line
 
 
 @cli.command("list")
@@ -21,7 +21,7 @@ def list_sweeps(ledger: str | None, as_json: bool) -> None:
     Example:
       searchsvc list --json
     """
-    from searchsvc.ledger import get_ledger
+    from searchsvc.stores.ledger import get_ledger
     from searchsvc.status import TrialStatus
 
     db = get_ledger(ledger)
@@ -55,9 +55,9 @@ def status(sweep_id: str, watch: bool, interval: float, ledger: str | None, as_j
     """
     import time
 
-    from searchsvc.ledger import best_trial, get_ledger
-    from searchsvc.reconcile import reconcile
-    from searchsvc.tracking import get_tracker
+    from searchsvc.stores.ledger import best_trial, get_ledger
+    from searchsvc.stores.reconcile import reconcile
+    from searchsvc.stores.tracking import get_tracker
 
     db = get_ledger(ledger)
     sweep = db.sweep(sweep_id)
@@ -98,7 +98,7 @@ def show(sweep_id: str, ledger: str | None, as_json: bool) -> None:
     Example:
       searchsvc show quickstart-20261122-101500-1a2b --json > trials.json
     """
-    from searchsvc.ledger import get_ledger
+    from searchsvc.stores.ledger import get_ledger
 
     db = get_ledger(ledger)
     sweep = db.sweep(sweep_id)

@@ -13,7 +13,7 @@ import click
 from searchsvc.cli.group import cli, json_option, ledger_option, tracking_option
 from searchsvc.errors import SearchSvcError, UsageError
 from searchsvc.status import SweepStatus, TrialStatus
-from searchsvc.texts import config_text, indices_text, outcome_json, outcome_text, to_json
+from searchsvc.cli.texts import config_text, indices_text, outcome_json, outcome_text, to_json
 
 
 @cli.command()
@@ -28,9 +28,9 @@ def validate(spec_path: str, show_n: int, as_json: bool) -> None:
     Example:
       searchsvc validate experiments/quickstart.yaml --show 5
     """
-    from searchsvc.costs import check_memory_limit, mib, trial_costs
-    from searchsvc.sampling import trial_params_range
-    from searchsvc.spec import load_spec
+    from searchsvc.sweep.costs import check_memory_limit, mib, trial_costs
+    from searchsvc.sweep.sampling import trial_params_range
+    from searchsvc.sweep.spec import load_spec
 
     spec = load_spec(spec_path)
     configs = trial_params_range(spec.space, spec.strategy, spec.seed, 0, spec.trials, spec.grid_points)
@@ -102,14 +102,14 @@ def submit(ctx: click.Context, spec_path: str, cluster: str | None, address: str
       searchsvc submit sweep.yaml --cluster http://head:8265     # on a cluster; returns at once
       searchsvc submit sweep.yaml --address head:6380            # on a cluster, driver here
     """
-    from searchsvc.driver import Job
-    from searchsvc.driver import submit as run_sweep
-    from searchsvc.spec import load_spec
+    from searchsvc.run.driver import Job
+    from searchsvc.run.driver import submit as run_sweep
+    from searchsvc.sweep.spec import load_spec
 
     spec = load_spec(spec_path)
     if cluster is not None:
         _refuse_both(address)
-        from searchsvc.jobs import submit_sweep
+        from searchsvc.run.jobs import submit_sweep
 
         submitted = submit_sweep(spec, spec_path, cluster, _explicit_stores(ctx, ledger, tracking_uri),
                                  data_on_cluster=data_on_cluster, no_mlflow=no_mlflow, quiet=quiet or as_json)
@@ -137,7 +137,7 @@ def resume(ctx: click.Context, sweep_id: str, cluster: str | None, address: str 
     Example:
       searchsvc resume quickstart-20261122-101500-1a2b
     """
-    from searchsvc.driver import resume as resume_sweep
+    from searchsvc.run.driver import resume as resume_sweep
 
     if _goes_to_cluster(ctx, ["resume"]):
         return
@@ -160,7 +160,7 @@ def extend(ctx: click.Context, sweep_id: str, n: int, cluster: str | None, addre
     Example:
       searchsvc extend quickstart-20261122-101500-1a2b --add 100
     """
-    from searchsvc.driver import extend as extend_sweep
+    from searchsvc.run.driver import extend as extend_sweep
 
     if _goes_to_cluster(ctx, ["extend", "--add", str(n)]):
         return
@@ -181,10 +181,10 @@ def cancel(sweep_id: str, ledger: str | None) -> None:
     Example:
       searchsvc cancel quickstart-20261122-101500-1a2b
     """
-    from searchsvc.ledger import get_ledger
-    from searchsvc.liveness import driver_alive, request_cancel
-    from searchsvc.reconcile import reconcile
-    from searchsvc.tracking import get_tracker
+    from searchsvc.stores.ledger import get_ledger
+    from searchsvc.stores.lease import driver_alive, request_cancel
+    from searchsvc.stores.reconcile import reconcile
+    from searchsvc.stores.tracking import get_tracker
 
     db = get_ledger(ledger)
     sweep = db.sweep(sweep_id)
@@ -193,7 +193,7 @@ def cancel(sweep_id: str, ledger: str | None) -> None:
         raise UsageError(f"sweep {sweep.sweep_id} is not running (status {sweep.status}); nothing to cancel")
     request_cancel(db, sweep)
     if sweep.job_id and sweep.cluster:
-        from searchsvc import jobs
+        from searchsvc.run import jobs
 
         try:
             jobs.stop(sweep.cluster, sweep.job_id)
@@ -218,8 +218,8 @@ def logs(sweep_id: str, cluster: str | None, follow: bool, ledger: str | None) -
     """
     import time
 
-    from searchsvc import jobs
-    from searchsvc.ledger import get_ledger
+    from searchsvc.run import jobs
+    from searchsvc.stores.ledger import get_ledger
 
     sweep = get_ledger(ledger).sweep(sweep_id)
     if not sweep.job_id:
@@ -277,13 +277,13 @@ def _goes_to_cluster(ctx: click.Context, command: list[str]) -> bool:
     if options["job_id"] is not None or options["address"] is not None:
         _refuse_both(options["address"] if options["cluster"] else None)
         return False
-    from searchsvc.ledger import get_ledger
+    from searchsvc.stores.ledger import get_ledger
 
     sweep = get_ledger(options["ledger"]).sweep(options["sweep_id"])
     cluster = options["cluster"] or sweep.cluster
     if cluster is None:
         return False
-    from searchsvc.jobs import continue_sweep
+    from searchsvc.run.jobs import continue_sweep
 
     submitted = continue_sweep(sweep.sweep_id, command, cluster, _explicit_stores(ctx, options["ledger"], None),
                                quiet=options["quiet"] or options["as_json"])
@@ -292,7 +292,7 @@ def _goes_to_cluster(ctx: click.Context, command: list[str]) -> bool:
 
 
 def _job(job_id: str | None, job_cluster: str | None) -> Any:
-    from searchsvc.driver import Job
+    from searchsvc.run.driver import Job
 
     return Job(job_id, job_cluster) if job_id else None
 

@@ -11,7 +11,7 @@ import signal
 
 import pytest
 
-from searchsvc.ledger import get_ledger
+from searchsvc.stores.ledger import get_ledger
 from searchsvc.status import TrialStatus
 from tests.cluster.conftest import submitted
 from tests.cluster.native import wait_for

@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from searchsvc.space import Choice
-from searchsvc.spec import load_spec
+from searchsvc.sweep.space import Choice
+from searchsvc.sweep.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 STUDY = ROOT / "experiments" / "bergstra"
@@ -93,12 +93,12 @@ def test_the_readmes_quote_the_regenerated_numbers(regenerated, readme: Path) ->
 
 def train_sweep_trial(spec_path: Path, k: int):
     """``(TrialResult, params)`` of trial ``k`` of the spec, trained in this process as a sweep's worker
-    trains it (its config and seed from searchsvc.sampling, one thread, the CPU)."""
+    trains it (its config and seed from searchsvc.sweep.sampling, one thread, the CPU)."""
     from experiments.datasets import load_dataset
     from experiments.hyperparams import LSTMConfig
     from experiments.trainable import train_trial
     from searchsvc.home import datasets_dir
-    from searchsvc.sampling import trial_params, trial_seed
+    from searchsvc.sweep.sampling import trial_params, trial_seed
 
     spec = load_spec(spec_path)
     params = trial_params(spec.space, spec.strategy, spec.seed, k, spec.grid_points)

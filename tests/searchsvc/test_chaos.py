@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from searchsvc.ledger import get_ledger
+from searchsvc.stores.ledger import get_ledger
 from searchsvc.status import TrialStatus
 
 FINAL_STATUSES = [s for s in TrialStatus if s.final]

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from searchsvc.cli import cli
-from searchsvc.progress import format_progress
+from searchsvc.run.progress import format_progress
 
 
 def test_help_imports_no_heavy_package() -> None:

@@ -8,12 +8,12 @@ from types import SimpleNamespace
 import pytest
 
 from experiments.settings import TrainingSettings
-from searchsvc.bundles import BundleScheduler
-from searchsvc.cluster import Capacity
-from searchsvc.ledger import SweepRecord, TrialRecord, get_ledger, now
-from searchsvc.recorder import TrialRecorder
-from searchsvc.reports import FinalReport, Node, from_tune, to_tune
-from searchsvc.worker import TrialJob, is_infra_failure, run_bundle, run_trial
+from searchsvc.run.bundles import BundleScheduler
+from searchsvc.run.cluster import Capacity
+from searchsvc.stores.ledger import SweepRecord, TrialRecord, get_ledger, now
+from searchsvc.run.recorder import TrialRecorder
+from searchsvc.run.reports import FinalReport, Node, from_tune, to_tune
+from searchsvc.run.worker import TrialJob, is_infra_failure, run_bundle, run_trial
 
 JOB = TrialJob(sweep_seed=0, params={0: {"units": 8}}, training=TrainingSettings(), metric="accuracy", threads=1,
                max_retries=2)

@@ -6,8 +6,8 @@ import pytest
 
 from experiments.results import EpochMetrics, TrialResult
 from searchsvc.errors import NotFoundError, UsageError
-from searchsvc.ledger import Ledger, SweepRecord, TrialRecord, get_ledger, now, sweeps_table, trials_table
-from searchsvc.reports import Node
+from searchsvc.stores.ledger import Ledger, SweepRecord, TrialRecord, get_ledger, now, sweeps_table, trials_table
+from searchsvc.run.reports import Node
 
 
 def scored(val: float | None, test: float | None = None, **kw) -> TrialResult:
@@ -88,7 +88,7 @@ def test_concurrent_writers_lose_nothing(ledger: Ledger) -> None:
 
 
 def test_best_trial_by_direction_with_ties_to_the_lowest_index() -> None:
-    from searchsvc.ledger import best_trial
+    from searchsvc.stores.ledger import best_trial
 
     trials = [TrialRecord("s", k, {}, status, result=scored(v) if v is not None else None) for k, (status, v) in
               enumerate([("ok", 0.5), ("ok", 0.9), ("diverged", None), ("ok", 0.9), ("error", 1.0), ("ok", 0.1)])]

@@ -8,9 +8,9 @@ import os
 import socket
 import threading
 
-from searchsvc import liveness
-from searchsvc.ledger import SweepRecord, get_ledger, now
-from searchsvc.liveness import Heartbeat, driver_alive, request_cancel
+from searchsvc.stores import lease as liveness
+from searchsvc.stores.ledger import SweepRecord, get_ledger, now
+from searchsvc.stores.lease import Heartbeat, driver_alive, request_cancel
 
 
 def sweep(driver: str, heartbeat_age_s: float | None, status: str = "running") -> SweepRecord:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import socket
 
-from searchsvc.ledger import SweepRecord, TrialRecord, get_ledger, now
-from searchsvc.reconcile import reconcile
-from searchsvc.tracking import get_tracker
+from searchsvc.stores.ledger import SweepRecord, TrialRecord, get_ledger, now
+from searchsvc.stores.reconcile import reconcile
+from searchsvc.stores.tracking import get_tracker
 from tests.searchsvc.test_ledger import scored
 
 

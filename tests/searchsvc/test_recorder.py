@@ -12,11 +12,11 @@ import pytest
 
 from experiments.results import EpochMetrics, TrialResult
 from experiments.settings import TrainingSettings
-from searchsvc.ledger import SweepRecord, TrialRecord, get_ledger, now
-from searchsvc.recorder import TrialRecorder
-from searchsvc.reports import EpochReport, FinalReport, Node, to_tune
-from searchsvc.tracking import get_tracker
-from searchsvc.worker import Reporter, TrialJob, run_trial
+from searchsvc.stores.ledger import SweepRecord, TrialRecord, get_ledger, now
+from searchsvc.run.recorder import TrialRecorder
+from searchsvc.run.reports import EpochReport, FinalReport, Node, to_tune
+from searchsvc.stores.tracking import get_tracker
+from searchsvc.run.worker import Reporter, TrialJob, run_trial
 
 NODE = Node("node-a", "host-a")
 
@@ -131,7 +131,7 @@ def test_a_run_is_created_at_the_first_report_and_closed_with_the_results(stores
 
 def test_a_short_trial_costs_one_ledger_write_which_carries_its_run_id(stores, monkeypatch) -> None:
     ledger, tracker, parent = stores
-    monkeypatch.setattr("searchsvc.writers.GROUP_S", 2.0)  # a slow machine: MLflow answers within the round
+    monkeypatch.setattr("searchsvc.run.writers.GROUP_S", 2.0)  # a slow machine: MLflow answers within the round
     records = {0: TrialRecord("s", 0, {"units": 8}, "pending")}
     ledger.upsert_trials(list(records.values()))
     saved: list[list[tuple[str, str | None]]] = []
@@ -168,7 +168,7 @@ class FlakyTracker:
 
 def test_mlflow_down_never_holds_back_the_ledger_and_gets_what_it_missed_when_back(stores, monkeypatch) -> None:
     ledger, tracker, parent = stores
-    monkeypatch.setattr("searchsvc.writers.PROBE_S", 0.0)
+    monkeypatch.setattr("searchsvc.run.writers.PROBE_S", 0.0)
     flaky = FlakyTracker(tracker)
     records = {k: TrialRecord("s", k, {"units": 8 + k}, "pending") for k in range(3)}
     ledger.upsert_trials(list(records.values()))

@@ -8,8 +8,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from searchsvc.sampling import grid_size, trial_params, trial_params_range, trial_seed
-from searchsvc.spec import parse_spec
+from searchsvc.sweep.sampling import grid_size, trial_params, trial_params_range, trial_seed
+from searchsvc.sweep.spec import parse_spec
 
 SPEC = parse_spec("""
 name: t

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from searchsvc.errors import SpecError
-from searchsvc.spec import load_spec, parse_spec
+from searchsvc.sweep.spec import load_spec, parse_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "experiments").glob("*.yaml"))

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from searchsvc.ledger import get_ledger, now
+from searchsvc.stores.ledger import get_ledger, now
 from searchsvc.status import TrialStatus
 from tests.cluster.native import wait_for
 from tests.searchsvc.servers import PG_ADMIN, MlflowServer

@@ -164,8 +164,8 @@ def test_a_diverging_config_is_recorded_diverged_and_the_sweep_completes(run, tm
 def test_auto_concurrency_counts_what_fits_on_the_gpus_too(gpus, concurrent) -> None:
     """16 CPUs and one GPU: with a GPU share per trial only 1/share trials fit at once, and the bundles
     are sized for that many."""
-    from searchsvc.cluster import Capacity, Cluster
-    from searchsvc.spec import parse_spec
+    from searchsvc.run.cluster import Capacity, Cluster
+    from searchsvc.sweep.spec import parse_spec
     from tests.searchsvc.conftest import TINY
 
     text = TINY.format(concurrent="auto", bundle="auto") + f"resources: {{cpus: 1, gpus: {gpus}}}\n"
@@ -197,7 +197,7 @@ def test_the_embedded_ray_runs_no_log_monitor(ray_session) -> None:
     ten times a second on the trials' cores."""
     import ray
 
-    from searchsvc.cluster import _start_ray
+    from searchsvc.run.cluster import _start_ray
 
     _start_ray(None)
     session = ray._private.worker._global_node.get_session_dir_path()
@@ -276,10 +276,10 @@ def _answers(url: str) -> bool:
 def test_the_end_of_submit_names_the_stores_by_address_and_the_next_step() -> None:
     from collections import Counter
 
-    from searchsvc.driver import SweepOutcome
-    from searchsvc.ledger import TrialRecord
+    from searchsvc.run.driver import SweepOutcome
+    from searchsvc.stores.ledger import TrialRecord
     from searchsvc.status import SweepStatus
-    from searchsvc.texts import outcome_text
+    from searchsvc.cli.texts import outcome_text
 
     best = TrialRecord("s-1", 3, {"units": 16}, "ok")
     ledger = "postgresql+psycopg://searchsvc:***@db:5432/searchsvc"  # Ledger.display_url: the password hidden

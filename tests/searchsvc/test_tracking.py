@@ -1,4 +1,4 @@
-"""A short trial's run written in one transaction (searchsvc.mlflow_sql) reads back through MLflow's
+"""A short trial's run written in one transaction (searchsvc.stores.mlflow_sql) reads back through MLflow's
 client exactly as the client's own three calls write it, in real SQLite and PostgreSQL stores."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from dataclasses import replace
 import pytest
 
 from experiments.results import EpochMetrics, TrialResult
-from searchsvc.ledger import TrialRecord
-from searchsvc.reports import Node
-from searchsvc.tracking import get_tracker
+from searchsvc.stores.ledger import TrialRecord
+from searchsvc.run.reports import Node
+from searchsvc.stores.tracking import get_tracker
 
 EPOCHS = (EpochMetrics(1, float("nan"), 0.5, 0.5, 0.1), EpochMetrics(2, float("inf"), 0.25, 0.6, 0.1),
           EpochMetrics(3, 0.2, 0.25, 0.75, 0.1))
@@ -95,7 +95,7 @@ def test_when_the_one_transaction_fails_the_client_writes_the_run(tmp_path, monk
     def broken(*args, **kwargs):
         raise RuntimeError("a column MLflow added")
 
-    monkeypatch.setattr("searchsvc.mlflow_sql.insert_finished_run", broken)
+    monkeypatch.setattr("searchsvc.stores.mlflow_sql.insert_finished_run", broken)
     run_id = tracker.record_trial(parent, TRIAL, "accuracy", EPOCHS)
     assert tracker._sql_store is None  # and so for the rest of the sweep
     run = tracker.client.get_run(run_id)
@@ -106,6 +106,6 @@ def test_when_the_one_transaction_fails_the_client_writes_the_run(tmp_path, monk
 def test_a_tracking_server_is_written_through_the_client() -> None:
     from mlflow.tracking import MlflowClient
 
-    from searchsvc.mlflow_sql import sql_store
+    from searchsvc.stores.mlflow_sql import sql_store
 
     assert sql_store(MlflowClient("http://127.0.0.1:9")) is None

@@ -48,7 +48,7 @@ def test_what_a_cluster_cannot_be_given_exits_2(flags, needle, run, tiny_spec) -
 def test_a_data_file_over_the_upload_limit_is_refused_before_anything_is_sent(run, tmp_path, monkeypatch) -> None:
     import numpy as np
 
-    monkeypatch.setattr("searchsvc.jobs.UPLOAD_LIMIT_BYTES", 1000)
+    monkeypatch.setattr("searchsvc.run.jobs.UPLOAD_LIMIT_BYTES", 1000)
     np.savez(tmp_path / "big.npz", X=np.zeros((50, 10, 1), np.float32), y=np.arange(50) % 2)
     spec = tmp_path / "npz.yaml"
     spec.write_text("name: npz\ntrials: 2\ndataset: {name: npz, path: big.npz}\nspace: {units: 8}\n")
@@ -59,9 +59,9 @@ def test_a_data_file_over_the_upload_limit_is_refused_before_anything_is_sent(ru
 def test_a_jobs_driver_refuses_file_stores_before_anything_is_written(tiny_spec, searchsvc_home) -> None:
     """What the cluster's nodes name is checked where the driver runs: a SQLite ledger or MLflow store would
     be a file on the head, out of reach of every other machine."""
-    from searchsvc.driver import Job, submit
+    from searchsvc.run.driver import Job, submit
     from searchsvc.errors import UsageError
-    from searchsvc.spec import load_spec
+    from searchsvc.sweep.spec import load_spec
 
     spec = load_spec(tiny_spec())
     job = Job("j-1", "http://head:8265")

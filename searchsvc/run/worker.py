@@ -2,7 +2,7 @@
 
 The job (data set, settings, every trial's params) reaches the worker once through Ray's object
 store; the trainable itself only reads ``config["trial_indices"]`` and the GPU share its bundle was
-given, ``config["gpus"]`` (see :mod:`searchsvc.bundles`).
+given, ``config["gpus"]`` (see :mod:`searchsvc.run.bundles`).
 A trial reports its epochs at most every ``report_every_s`` seconds, and once at its end; that final
 report also names the bundle's next trial, which starts right after it. Tune's ``report`` waits
 until the driver asks for the next result, so reports go out from a thread of their own
@@ -27,7 +27,7 @@ from typing import Any
 
 from experiments.results import EpochMetrics
 from experiments.settings import TrainingSettings
-from searchsvc.reports import EpochReport, FinalReport, Node, Report, to_tune
+from searchsvc.run.reports import EpochReport, FinalReport, Node, Report, to_tune
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def run_trial(k: int, data: Any, job: TrialJob, report: Callable[[Report], None]
     """Train trial ``k`` (retrying code errors); return its final report. Epochs go to ``report`` on the way."""
     from experiments.hyperparams import LSTMConfig
     from experiments.trainable import train_trial
-    from searchsvc.sampling import trial_seed
+    from searchsvc.sweep.sampling import trial_seed
 
     pending: list[EpochMetrics] = []
     last_report = time.monotonic()

@@ -6,7 +6,7 @@ its tags, one batch of params and metrics, end it): twelve database sessions of 
 own table definitions (``mlflow.store.tracking.dbmodels``) in one session of the client's own store,
 cost about 3.6 ms with SQLite and 5.2 ms with PostgreSQL (``bench/recording.py``).
 
-Those are MLflow's internals, not its public API, so :class:`searchsvc.tracking.Tracker` uses this only
+Those are MLflow's internals, not its public API, so :class:`searchsvc.stores.tracking.Tracker` uses this only
 where the client's store is MLflow's SQL store in this process (SQLite, PostgreSQL: not a tracking
 server), and sends the run through the client if it fails. The rows are those the client writes:
 ``tests/searchsvc/test_tracking.py`` compares both through the client, on SQLite and PostgreSQL.

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from experiments.results import EpochMetrics, TrialResult
 from searchsvc.errors import NotFoundError, SearchSvcError, UsageError
-from searchsvc.reports import Node
+from searchsvc.run.reports import Node
 from searchsvc.status import SweepStatus, TrialStatus
 
 def _result_types(names: tuple[str, ...]) -> dict[str, type]:
@@ -58,7 +58,7 @@ sweeps_table = sa.Table(
     sa.Column("tracking_uri", sa.Text),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
-    sa.Column("heartbeat_at", sa.DateTime(timezone=True)),  # the driver's last sign of life (searchsvc.liveness)
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True)),  # the driver's last sign of life (searchsvc.stores.lease)
     sa.Column("cancel_requested_at", sa.DateTime(timezone=True)),  # `searchsvc cancel` asked the driver to stop
     sa.Column("job_id", sa.String(128)),  # the Ray job that runs the driver, when submitted with --cluster
     sa.Column("cluster", sa.Text),  # the Ray Jobs API address it was submitted to

@@ -19,15 +19,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from searchsvc.cluster import Cluster, connect
+from searchsvc.run.cluster import Cluster, connect
 from searchsvc.errors import SearchSvcError, UsageError
-from searchsvc.ledger import Ledger, SweepRecord, TrialRecord, best_trial, get_ledger, now
-from searchsvc.liveness import Heartbeat, driver_alive, this_driver
-from searchsvc.reconcile import reconcile, sync_mlflow
-from searchsvc.sampling import trial_params_range
-from searchsvc.spec import SweepSpec
+from searchsvc.stores.ledger import Ledger, SweepRecord, TrialRecord, best_trial, get_ledger, now
+from searchsvc.stores.lease import Heartbeat, driver_alive, this_driver
+from searchsvc.stores.reconcile import reconcile, sync_mlflow
+from searchsvc.sweep.sampling import trial_params_range
+from searchsvc.sweep.spec import SweepSpec
 from searchsvc.status import SweepStatus, TrialStatus
-from searchsvc.tracking import Tracker, get_tracker
+from searchsvc.stores.tracking import Tracker, get_tracker
 
 #: how often Tune re-queues a trial whose worker died or ran out of memory before recording it ``infra``
 MAX_INFRA_RESTARTS = 10
@@ -64,7 +64,7 @@ class SweepOutcome:
     tracking_uri: str | None
     parent_run_id: str | None
     wall_seconds: float
-    bundles: int = 0  # Ray Tune trials that ran the trials (searchsvc.bundles)
+    bundles: int = 0  # Ray Tune trials that ran the trials (searchsvc.run.bundles)
     recording_cpu_seconds: float = 0.0  # CPU time spent writing the ledger and MLflow while trials ran
     ledger_lost: tuple[int, ...] = ()  # trials whose latest record the ledger could not take
     ledger_error: str | None = None
@@ -153,8 +153,8 @@ def _check_stores(ledger: None | str | Ledger, tracker: None | str | Tracker | b
     """Before Ray starts and before anything is written: a job's stores are servers, and servers answer
     (within seconds, naming the address)."""
     from searchsvc.home import default_ledger_url, default_tracking_uri
-    from searchsvc.ledger import check_database
-    from searchsvc.tracking import check_server
+    from searchsvc.stores.ledger import check_database
+    from searchsvc.stores.tracking import check_server
 
     ledger_url = ledger.url if isinstance(ledger, Ledger) else ledger or default_ledger_url()
     tracking_uri = (None if tracker is False else
@@ -224,8 +224,8 @@ def _continue(spec: SweepSpec, sweep: SweepRecord, indices: Iterable[int], store
 
 def _execute(run: SweepRun, indices: Iterable[int]) -> SweepOutcome:
     """Run the given trials of a recorded sweep; whatever happens, leave every record closed."""
-    from searchsvc.bundles import BundleScheduler
-    from searchsvc.recorder import TrialRecorder
+    from searchsvc.run.bundles import BundleScheduler
+    from searchsvc.run.recorder import TrialRecorder
 
     spec, sweep_id = run.spec, run.sweep.sweep_id
     records = {t.trial_index: t for t in run.ledger.trials(sweep_id)}
@@ -271,9 +271,9 @@ def _run_tune(run: SweepRun, recorder: Any, scheduler: Any, cancel: threading.Ev
     from ray import tune
 
     from searchsvc.home import ray_dir
-    from searchsvc.progress import Progress
-    from searchsvc.recorder import CancelStopper
-    from searchsvc.worker import TrialJob, run_bundle
+    from searchsvc.run.progress import Progress
+    from searchsvc.run.recorder import CancelStopper
+    from searchsvc.run.worker import TrialJob, run_bundle
 
     spec = run.spec
     params = {k: state.record.config for k, state in recorder.trials.items()}
@@ -296,7 +296,7 @@ def _run_tune(run: SweepRun, recorder: Any, scheduler: Any, cancel: threading.Ev
             verbose=0,
             stop=CancelStopper(cancel),
             callbacks=[recorder] + ([progress] if progress else []),
-            failure_config=tune.FailureConfig(max_failures=0),  # the scheduler re-queues (searchsvc.bundles)
+            failure_config=tune.FailureConfig(max_failures=0),  # the scheduler re-queues (searchsvc.run.bundles)
         ),
     )
     try:
@@ -379,7 +379,7 @@ def _load_data(spec: SweepSpec, params: list[dict[str, object]], first_index: in
     from experiments.checks import check_config, check_objective
     from experiments.datasets import load_dataset
     from experiments.hyperparams import LSTMConfig
-    from searchsvc.costs import check_memory_limit
+    from searchsvc.sweep.costs import check_memory_limit
     from searchsvc.home import datasets_dir
 
     check_memory_limit(spec, params, first_index)

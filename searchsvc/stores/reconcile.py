@@ -1,6 +1,6 @@
 """Making the records honest after a driver died, and MLflow whole after it missed writes.
 
-:func:`reconcile`: a sweep marked ``running`` whose driver is gone (:mod:`searchsvc.liveness`) becomes
+:func:`reconcile`: a sweep marked ``running`` whose driver is gone (:mod:`searchsvc.stores.lease`) becomes
 ``interrupted``; its ``running`` trials go back to ``pending`` (``resume`` runs them again with the
 same config); a trial run that MLflow has but the ledger missed (the driver died between the two
 writes) is adopted, so a re-run continues in it; MLflow runs of the sweep left RUNNING are closed as
@@ -19,10 +19,10 @@ from collections.abc import Callable
 from typing import Any
 from dataclasses import dataclass, replace
 
-from searchsvc.ledger import Ledger, SweepRecord, TrialRecord, best_trial
-from searchsvc.liveness import driver_alive
+from searchsvc.stores.ledger import Ledger, SweepRecord, TrialRecord, best_trial
+from searchsvc.stores.lease import driver_alive
 from searchsvc.status import SweepStatus, TrialStatus
-from searchsvc.tracking import Tracker
+from searchsvc.stores.tracking import Tracker
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from searchsvc.ledger import Ledger
-from searchsvc.space import Choice, Int, LogInt, LogUniform, Param, Uniform
+from searchsvc.stores.ledger import Ledger
+from searchsvc.sweep.space import Choice, Int, LogInt, LogUniform, Param, Uniform
 from searchsvc.status import TrialStatus
 
 if TYPE_CHECKING:

@@ -22,8 +22,8 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
-from searchsvc.cluster import Capacity
-from searchsvc.reports import from_tune, is_final
+from searchsvc.run.cluster import Capacity
+from searchsvc.run.reports import from_tune, is_final
 
 
 class BundleScheduler(Searcher):

@@ -11,8 +11,8 @@ import time
 from collections import Counter
 from typing import Any, TextIO
 
-from searchsvc.recorder import DriverCallback, TrialRecorder
-from searchsvc.reports import is_final
+from searchsvc.run.recorder import DriverCallback, TrialRecorder
+from searchsvc.run.reports import is_final
 from searchsvc.status import TrialStatus
 
 #: the statuses a trial can end in, in the order the line shows them

@@ -4,7 +4,7 @@ A driver records itself as ``host:pid`` and proves it is alive by a heartbeat in
 ``HEARTBEAT_S`` (as Optuna's RDB storage does for trials); it is taken for dead once its heartbeat is
 ``STALE_S`` old. On the driver's own host the process table answers at once (a dead pid, or a zombie).
 So a driver that died anywhere (``kill -9``, a lost container) is noticed, and its sweep reconciled
-(:mod:`searchsvc.reconcile`) and resumed from any machine.
+(:mod:`searchsvc.stores.reconcile`) and resumed from any machine.
 
 ``cancel`` writes a request into the ledger, which the driver's heartbeat thread reads every second;
 the driver then stops as on Ctrl-C: unfinished trials ``cancelled``, runs KILLED, the sweep resumable.
@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from searchsvc.ledger import Ledger, SweepRecord, now
+from searchsvc.stores.ledger import Ledger, SweepRecord, now
 from searchsvc.status import SweepStatus
 
 #: seconds between a driver's heartbeats, and the age at which a heartbeat means a dead driver

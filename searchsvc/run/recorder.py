@@ -1,12 +1,12 @@
 """Records trials into the ledger and MLflow as Ray Tune reports them, off the training path.
 
 The Tune callback only updates in-memory state and queues writes; two threads perform them
-(:mod:`searchsvc.writers`): the ledger's rows, and MLflow's runs. So the controller loop never waits on
+(:mod:`searchsvc.run.writers`): the ledger's rows, and MLflow's runs. So the controller loop never waits on
 a database, SQLite sees a single writer, and the system of record never waits on the dashboard.
 
 A trial's MLflow run is created at its first report (its epochs so far, or its result), with the
 trial's real start time: a short trial's whole run is written at once (one transaction where the store
-allows, see :meth:`searchsvc.tracking.Tracker.record_trial`), and a long one shows up in the dashboard
+allows, see :meth:`searchsvc.stores.tracking.Tracker.record_trial`), and a long one shows up in the dashboard
 within ``report_every_s``. A trial whose run MLflow missed (the server was down) is written whole from
 its record once MLflow answers again; the ones still missing at the end are in :class:`Recording`.
 """
@@ -22,11 +22,11 @@ from typing import Any
 from ray.tune import Callback, Stopper
 
 from experiments.results import EpochMetrics
-from searchsvc.ledger import Ledger, TrialRecord, now
-from searchsvc.reports import EpochReport, FinalReport, from_tune
+from searchsvc.stores.ledger import Ledger, TrialRecord, now
+from searchsvc.run.reports import EpochReport, FinalReport, from_tune
 from searchsvc.status import TrialStatus
-from searchsvc.tracking import Tracker
-from searchsvc.writers import DashboardWriter, LedgerWriter
+from searchsvc.stores.tracking import Tracker
+from searchsvc.run.writers import DashboardWriter, LedgerWriter
 
 
 @dataclass
@@ -88,7 +88,7 @@ class TrialRecorder(DriverCallback):
     """Tune callback: the trials of each bundle starting, reporting and ending → ledger rows and MLflow runs.
 
     Trials the scheduler gives up on after repeated infra failures reach it through :meth:`give_up`, which
-    the scheduler calls (:class:`searchsvc.bundles.BundleScheduler`'s ``on_give_up``); Tune tells the
+    the scheduler calls (:class:`searchsvc.run.bundles.BundleScheduler`'s ``on_give_up``); Tune tells the
     scheduler and the callbacks of a failed bundle in an order it does not promise, so either may come first.
     """
 

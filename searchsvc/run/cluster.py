@@ -5,7 +5,7 @@ how many trials run at once.
 ``host:port`` joins the cluster whose head listens there (the driver runs on a node of it, as a job's
 driver does, ``auto``). Ray Client (``ray://``) is refused: Tune would run searchsvc's recorder on the
 head, away from this process, so results would not be recorded; a sweep is submitted to a cluster
-through the Jobs API instead (``submit --cluster``, :mod:`searchsvc.jobs`).
+through the Jobs API instead (``submit --cluster``, :mod:`searchsvc.run.jobs`).
 
 On a cluster, ``gpus: auto`` and ``max_concurrent: auto`` follow what the cluster has *when each bundle
 of trials starts* (:meth:`Cluster.capacity`), so GPU workers that join a running sweep are used.
@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 
 from searchsvc.errors import SearchSvcError, UsageError
-from searchsvc.spec import SweepSpec
+from searchsvc.sweep.spec import SweepSpec
 
 #: GPU share per trial under ``gpus: auto`` when the cluster has GPUs (four small LSTMs per GPU)
 AUTO_GPU_SHARE = 0.25

@@ -2,7 +2,7 @@
 
 Everything goes through ``MlflowClient`` with explicit run ids (no fluent global state), so the
 driver can write many runs from one thread; the one exception is a short trial's whole run, written in
-one transaction where the store allows (:meth:`Tracker.record_trial`, :mod:`searchsvc.mlflow_sql`).
+one transaction where the store allows (:meth:`Tracker.record_trial`, :mod:`searchsvc.stores.mlflow_sql`).
 ``get_tracker(None | URI | Tracker)`` is the factory:
 ``None`` → ``$MLFLOW_TRACKING_URI`` or the SQLite store under the searchsvc home.
 """
@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from experiments.results import EpochMetrics
-from searchsvc import mlflow_sql
+from searchsvc.stores import mlflow_sql
 from searchsvc.errors import SearchSvcError, UsageError
-from searchsvc.ledger import TrialRecord
+from searchsvc.stores.ledger import TrialRecord
 from searchsvc.status import SweepStatus, TrialStatus
 
 #: the MLflow client's retries against a tracking server (MLflow's own defaults wait out minutes; a user's
@@ -103,7 +103,7 @@ class Tracker:
 
     def record_trial(self, parent_run_id: str, trial: TrialRecord, metric: str, epochs: Sequence[EpochMetrics]) -> str:
         """A trial that ended before its first report: its whole run, created ended. In MLflow's SQL store
-        in this process that is one transaction (:mod:`searchsvc.mlflow_sql`), else, or if that fails, the
+        in this process that is one transaction (:mod:`searchsvc.stores.mlflow_sql`), else, or if that fails, the
         client's three calls. Returns the run id."""
         if self._sql_store is not None:
             experiment_id, artifact_location = self._experiment(parent_run_id)

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from experiments.hyperparams import normalize
-from searchsvc.space import Param
+from searchsvc.sweep.space import Param
 
 TrialParams = dict[str, object]
 

@@ -16,10 +16,10 @@ from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, fi
 from experiments import settings
 from experiments.checks import check_metric, check_params
 from experiments.settings import METRICS, DatasetSettings, NpzFile, TrainingSettings
-from searchsvc import space
+from searchsvc.sweep import space
 from searchsvc.errors import SpecError
-from searchsvc.sampling import grid_size
-from searchsvc.space import Param, as_param_mapping, check_space
+from searchsvc.sweep.sampling import grid_size
+from searchsvc.sweep.space import Param, as_param_mapping, check_space
 
 STRATEGIES = ("random", "sobol", "grid")
 
@@ -70,7 +70,7 @@ class SweepSpec(_Model):
     max_concurrent: int | Literal["auto"] = "auto"
     max_retries: int = Field(2, ge=0, le=100, description="re-runs of a trial that raised (status error)")
     bundle: int | Literal["auto"] = Field("auto", description="trials per Ray Tune trial; auto: large bundles "
-                                          "first, single trials at the end (see searchsvc.bundles)")
+                                          "first, single trials at the end (see searchsvc.run.bundles)")
     space: dict[str, Param]
 
     @field_validator("space", mode="before")

@@ -1,6 +1,6 @@
 """What a trial reports across Ray, from the worker that trains it to the driver that records it.
 
-Both sides import this module: the worker (:mod:`searchsvc.worker`) makes the reports, the driver's
+Both sides import this module: the worker (:mod:`searchsvc.run.worker`) makes the reports, the driver's
 scheduler, recorder and progress line read them. A report stays typed from the worker to the writes
 of the ledger and MLflow; Tune only carries it, as the one value of its result dict (:func:`to_tune`,
 :func:`from_tune`).

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from searchsvc.errors import SpecError
-from searchsvc.spec import SweepSpec
+from searchsvc.sweep.spec import SweepSpec
 
 
 def trial_costs(spec: SweepSpec, configs: Sequence[dict[str, object]]) -> list[Any]:

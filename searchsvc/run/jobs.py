@@ -142,7 +142,7 @@ def _wait_accepted(jobs: Any, submitted: Submitted, quiet: bool) -> None:
     """Wait until the job's driver says it recorded the sweep, or fail with what the job printed."""
     from ray.job_submission import JobStatus
 
-    from searchsvc.driver import ACCEPTED
+    from searchsvc.run.driver import ACCEPTED
 
     marker = f"{ACCEPTED} "
     deadline = time.monotonic() + ACCEPT_TIMEOUT_S
@@ -194,7 +194,7 @@ def submit_sweep(spec: Any, spec_path: str, cluster: str, stores: dict[str, str]
                  no_mlflow: bool, quiet: bool) -> Submitted:
     """Submit a new sweep of ``spec`` (read from ``spec_path``) to ``cluster``; its job id is its sweep id."""
     from experiments.datasets import load_dataset
-    from searchsvc.driver import new_sweep_id
+    from searchsvc.run.driver import new_sweep_id
 
     _check_stores(stores)
     files, document = upload_files(spec, _raw_data_path(spec_path), data_on_cluster)
@@ -217,9 +217,9 @@ def continue_sweep(sweep_id: str, command: list[str], cluster: str, stores: dict
 
 def _check_stores(stores: dict[str, str]) -> None:
     """Stores named for the cluster's driver: servers, answering (from here, at least); nothing is written."""
-    from searchsvc.driver import check_servers
-    from searchsvc.ledger import check_database
-    from searchsvc.tracking import check_server
+    from searchsvc.run.driver import check_servers
+    from searchsvc.stores.ledger import check_database
+    from searchsvc.stores.tracking import check_server
 
     ledger, tracking_uri = stores.get("SEARCHSVC_LEDGER"), stores.get("MLFLOW_TRACKING_URI")
     check_servers(ledger, tracking_uri)
