@@ -74,12 +74,12 @@ def plain_trial(spec_and_index: tuple[str, int]) -> tuple[float, float, float]:
     from experiments.hyperparams import LSTMConfig
     from experiments.trainable import train_trial
     from searchsvc.home import datasets_dir
-    from searchsvc.sweep.sampling import trial_params, trial_seed
+    from searchsvc.sweep.sampling import trial_config, trial_seed
     from searchsvc.sweep.spec import load_spec
 
     path, k = spec_and_index
     spec = load_spec(path)
-    config = LSTMConfig.from_params(trial_params(spec.space, spec.strategy, spec.seed, k))
+    config = LSTMConfig.from_params(trial_config(spec.space, spec.strategy, spec.seed, k))
     data = load_dataset(spec.dataset, datasets_dir())
     start = time.time()
     result = train_trial(config, data, spec.training, spec.metric, trial_seed(spec.seed, k), threads=1)

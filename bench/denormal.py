@@ -26,11 +26,11 @@ def train(spec_path: Path, k: int, flush: bool):
     from experiments.hyperparams import LSTMConfig
     from experiments.trainable import train_trial
     from searchsvc.home import datasets_dir
-    from searchsvc.sweep.sampling import trial_params, trial_seed
+    from searchsvc.sweep.sampling import trial_config, trial_seed
     from searchsvc.sweep.spec import load_spec
 
     spec = load_spec(spec_path)
-    config = LSTMConfig.from_params(trial_params(spec.space, spec.strategy, spec.seed, k))
+    config = LSTMConfig.from_params(trial_config(spec.space, spec.strategy, spec.seed, k))
     training = spec.training.model_copy(update={"flush_denormal": flush})
     data = load_dataset(spec.dataset, datasets_dir())
     return config, train_trial(config, data, training, spec.metric, trial_seed(spec.seed, k), threads=1)

@@ -30,7 +30,7 @@ def trial(k: int, epochs: int) -> tuple:
     """Trial k as the recorder hands it to the tracker: its record (an ok result) and its epochs."""
     from experiments.results import EpochMetrics, TrialResult
     from searchsvc.stores.ledger import TrialRecord, now
-    from searchsvc.run.reports import Node
+    from searchsvc.stores.records import Node
 
     result = TrialResult(status="ok", val_score=0.5, test_score=0.5, val_n=800, test_n=1000, epochs=epochs,
                          best_epoch=epochs, param_count=17_000, memory_estimate_bytes=10**6, train_seconds=2.0,

@@ -27,12 +27,20 @@ from types import SimpleNamespace
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 EPOCHS = 20
+#: the trials' space: what a trial's row and run carry as its params
+SPEC = """\
+name: saturation
+trials: {trials}
+dataset: {{name: mnist1d}}
+space: {{units: 64, lr: 0.003, optimizer: adam}}
+"""
 
 
 def synthetic_reports(k: int) -> tuple:
     """Trial k's epoch report and final report, as a 30-s trial of 20 epochs sends them."""
     from experiments.results import EpochMetrics, TrialResult
-    from searchsvc.run.reports import EpochReport, FinalReport, Node, to_tune
+    from searchsvc.run.protocol import EpochReport, FinalReport, to_tune
+    from searchsvc.stores.records import Node
 
     curves = [EpochMetrics(e, 1.0 / e, 1.0 / e, 0.5 + e / 100, 1.5) for e in range(1, EPOCHS + 1)]
     result = TrialResult(status="ok", val_score=0.7, test_score=0.69, val_n=800, test_n=1000, epochs=EPOCHS,
@@ -46,26 +54,28 @@ def synthetic_reports(k: int) -> tuple:
 
 def run_rate(ledger_url: str, tracking_uri: str | None, rate: float, seconds: float) -> dict[str, float]:
     """Feed ``rate`` trials/s for ``seconds`` into a recorder; how each part kept up."""
-    from searchsvc.stores.ledger import SweepRecord, TrialRecord, get_ledger, now
+    from searchsvc.run.protocol import Bundle
     from searchsvc.run.recorder import TrialRecorder
+    from searchsvc.stores.lease import Lease
+    from searchsvc.stores.ledger import get_ledger
     from searchsvc.stores.tracking import get_tracker
+    from searchsvc.sweep.spec import parse_spec
 
     n = max(1, int(rate * seconds))
     ledger = get_ledger(ledger_url)
     sweep_id = f"sat-{secrets.token_hex(4)}"
     tracker = get_tracker(tracking_uri) if tracking_uri else None
     parent = tracker.start_sweep("saturation", sweep_id, {}, {}) if tracker else None
-    ledger.create_sweep(SweepRecord(sweep_id, "saturation", {}, n, "accuracy", "max", "running", now(), parent))
-    records = {k: TrialRecord(sweep_id, k, {"units": 64, "lr": 0.003, "optimizer": "adam"}, "pending")
-               for k in range(n)}
-    ledger.upsert_trials(list(records.values()))
-    recorder = TrialRecorder(ledger, tracker, parent, records, "accuracy")
+    spec = parse_spec(SPEC.format(trials=n))
+    lease = Lease(sweep_id)
+    ledger.create_sweep(sweep_id, spec, lease, mlflow_run_id=parent)
+    recorder = TrialRecorder(ledger, tracker, parent, lease, spec, {}, on_lease_lost=lambda lost: None)
     reports = [synthetic_reports(k) for k in range(n)]
     callback_cpu = 0.0
     started = time.monotonic()
     for k in range(n):  # the controller thread, as Tune calls the callbacks
         time.sleep(max(0.0, started + k / rate - time.monotonic()))
-        trial = SimpleNamespace(trial_id=f"t{k}", config={"trial_indices": [k]}, error_file=None)
+        trial = SimpleNamespace(trial_id=f"t{k}", config=Bundle((k,)).to_tune(), error_file=None)
         cpu = time.thread_time()
         recorder.on_trial_start(0, [], trial)
         recorder.on_trial_result(0, [], trial, reports[k][0])

@@ -29,13 +29,13 @@ def analyze_table(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
 def analyze_sweep(sweep_id: str, out_dir: str | os.PathLike[str], *, ledger: None | str | Ledger = None,
                   references: dict[str, float] | None = None, importance: bool = True,
                   metric_name: str | None = None, compare: Sequence[tuple[str, str, str]] = (),
-                  figures: bool | Sequence[str] = True, warn: bool = True) -> Any:
+                  figures: bool | Sequence[str] = True, warn: bool = True, tracker: Any = None) -> Any:
+    """``tracker``: the sweep's tracker where the caller has it open (the driver), else it is opened here."""
     from analysis import analyze
-    from searchsvc.sweep.spec import SweepSpec
 
-    db = get_ledger(ledger)
+    db = get_ledger(ledger, create=False)
     sweep = db.sweep(sweep_id)
-    spec = SweepSpec.model_validate(sweep.spec)
+    spec = sweep.spec
     if warn and spec.strategy != "random":
         print(f"warning: {sweep.sweep_id} used {spec.strategy} sampling; re-partitioning into experiments assumes "
               "i.i.d. trials, so read the efficiency curve as indicative only", file=sys.stderr)
@@ -52,24 +52,23 @@ def analyze_sweep(sweep_id: str, out_dir: str | os.PathLike[str], *, ledger: Non
     if sweep.tracking_uri and sweep.mlflow_run_id:
         from searchsvc.stores.tracking import get_tracker
 
-        get_tracker(sweep.tracking_uri).log_artifacts(sweep.mlflow_run_id, out_dir, "analysis")
+        get_tracker(tracker or sweep.tracking_uri).log_artifacts(sweep.mlflow_run_id, out_dir, "analysis")
     return report
 
 
-def summarize_on_dashboard(sweep_id: str, ledger: Ledger) -> None:
+def summarize_on_dashboard(sweep_id: str, ledger: Ledger, tracker: Any) -> None:
     """A random sweep's key results on its MLflow run as it ends (all its trials final): the analysis's
     summary, the expected best test score of s trials, and the efficiency and expected-best figures with
     the analysis tables under ``analysis/``. fANOVA and the other figures are left to ``searchsvc analyze``,
     which replaces these files."""
     import tempfile
 
-    from searchsvc.stores.tracking import get_tracker
-
     sweep = ledger.sweep(sweep_id)
     with tempfile.TemporaryDirectory(prefix="searchsvc-summary-") as out:
-        report = analyze_sweep(sweep_id, out, ledger=ledger, importance=False, figures=DASHBOARD_FIGURES, warn=False)
+        report = analyze_sweep(sweep_id, out, ledger=ledger, importance=False, figures=DASHBOARD_FIGURES, warn=False,
+                               tracker=tracker)
     expected = [(row["n"], row["mean"]) for row in report.expected_best_rows(powers_of_two=True)]
-    get_tracker(sweep.tracking_uri).log_summary(sweep.mlflow_run_id, report.summary_text(), expected, sweep.metric)
+    tracker.log_summary(sweep.mlflow_run_id, report.summary_text(), expected, sweep.metric)
 
 
 #: the figures a sweep's MLflow run gets as the sweep ends
@@ -88,16 +87,14 @@ def _compared(compare: Sequence[tuple[str, str, str]], ledger: None | str | Ledg
     are its own choice of the space: that they lie in the random search's ranges is the user's to say)."""
     from pathlib import Path
 
-    from searchsvc.sweep.spec import SweepSpec
-
     out = []
     for label, kind, source in compare:
         if Path(source).suffix.lower() in (".csv", ".parquet"):
             out.append((label, kind, source))
             continue
-        db = get_ledger(ledger)
+        db = get_ledger(ledger, create=False)
         sweep = db.sweep(source)
-        other = SweepSpec.model_validate(sweep.spec)
+        other = sweep.spec
         if other.strategy != kind:
             raise UsageError(f"--compare {label}: sweep {sweep.sweep_id} searched with {other.strategy}, not {kind}; "
                              f"write --compare {other.strategy}={source}")

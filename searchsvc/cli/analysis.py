@@ -75,14 +75,13 @@ def export(sweep_id: str, path: str, ledger: str | None) -> None:
     """
     from analysis import write_space, write_trials
     from searchsvc.stores.export import optuna_distributions, trials_frame
-    from searchsvc.sweep.spec import SweepSpec
     from searchsvc.stores.ledger import get_ledger
 
-    db = get_ledger(ledger)
+    db = get_ledger(ledger, create=False)
     sweep = db.sweep(sweep_id)
     frame = trials_frame(db, sweep.sweep_id)
     written = write_trials(frame, path)
-    space = write_space(written, optuna_distributions(SweepSpec.model_validate(sweep.spec).space))
+    space = write_space(written, optuna_distributions(sweep.spec.space))
     click.echo(f"wrote {len(frame)} trials of {sweep.sweep_id} to {written}, and its search space to {space}",
                err=True)
 
@@ -126,10 +125,12 @@ def ui(tracking_uri: str | None, host: str, port: int) -> None:
     Example:
       searchsvc ui --port 5000     # then browse http://127.0.0.1:5000/#/?workflowType=machine_learning
     """
-    from searchsvc.stores.tracking import get_tracker
+    from searchsvc.home import default_tracking_uri
+    from searchsvc.stores.locations import TrackingLocation
 
-    uri = get_tracker(tracking_uri).tracking_uri
-    if uri.startswith(("http://", "https://")):
+    location = TrackingLocation.parse(tracking_uri or default_tracking_uri())
+    uri = location.uri
+    if location.is_server:
         click.echo(f"The dashboard is served by the tracking server: {uri}")
         return
     from searchsvc.stores.tracking import UI_TRAINING_VIEW

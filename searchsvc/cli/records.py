@@ -22,18 +22,18 @@ def list_sweeps(ledger: str | None, as_json: bool) -> None:
       searchsvc list --json
     """
     from searchsvc.stores.ledger import get_ledger
-    from searchsvc.status import TrialStatus
 
-    db = get_ledger(ledger)
+    db = get_ledger(ledger, create=False)
     rows = [{"sweep_id": s.sweep_id, "name": s.name, "status": str(s.status), "trials": s.trials,
-             "finished": sum(n for st, n in db.status_counts(s.sweep_id).items() if TrialStatus(st).has_result),
+             "finished": sum(n for st, n in db.status_counts(s).items() if st.has_result),
              "created_at": s.created_at.isoformat(timespec="seconds"), "job_id": s.job_id, "cluster": s.cluster}
             for s in db.sweeps()]
     if as_json:
         click.echo(to_json(rows))
         return
     if not rows:
-        click.echo("no sweeps yet; run: searchsvc submit experiments/quickstart.yaml", err=True)
+        where = "" if db.exists else f" (no ledger at {db.display_url} yet)"
+        click.echo(f"no sweeps yet{where}; run: searchsvc submit experiments/quickstart.yaml", err=True)
     for r in rows:
         click.echo(f"{r['sweep_id']:<44} {r['status']:<11} {r['finished']:>6}/{r['trials']:<6} {r['created_at']}")
 
@@ -55,24 +55,22 @@ def status(sweep_id: str, watch: bool, interval: float, ledger: str | None, as_j
     """
     import time
 
-    from searchsvc.stores.ledger import best_trial, get_ledger
-    from searchsvc.stores.reconcile import reconcile
-    from searchsvc.stores.tracking import get_tracker
+    from searchsvc.stores.ledger import get_ledger
+    from searchsvc.stores.records import best_trial
 
-    db = get_ledger(ledger)
+    db = get_ledger(ledger, create=False)
     sweep = db.sweep(sweep_id)
-    tracker = get_tracker(sweep.tracking_uri) if sweep.tracking_uri else None
     live = watch and not as_json and sys.stdout.isatty()
     shown = None
     while True:
-        sweep = reconcile(db, tracker, db.sweep(sweep.sweep_id))
-        counts = db.status_counts(sweep.sweep_id)
+        sweep = db.expire(sweep.sweep_id)  # a lease that expired: the sweep is interrupted, on every machine alike
+        counts = db.status_counts(sweep)
         best = best_trial(db.trials(sweep.sweep_id), sweep.mode)
         if as_json:
             text = to_json({"sweep_id": sweep.sweep_id, "status": str(sweep.status), "trials": sweep.trials,
                             "counts": dict(counts), "driver": sweep.driver, "job_id": sweep.job_id,
                             "cluster": sweep.cluster, "heartbeat_at": sweep.heartbeat_at,
-                            "best": trial_json(best) if best else None})
+                            "lease_left_s": sweep.lease_left_s, "best": trial_json(best) if best else None})
         else:
             text = sweep_line(sweep, counts) + (f"\n{best_line(best, sweep.metric)}" if best else "")
         if live:
@@ -100,16 +98,19 @@ def show(sweep_id: str, ledger: str | None, as_json: bool) -> None:
     """
     from searchsvc.stores.ledger import get_ledger
 
-    db = get_ledger(ledger)
+    db = get_ledger(ledger, create=False)
     sweep = db.sweep(sweep_id)
     trials = db.trials(sweep.sweep_id)
+    not_started = sweep.trials - len(trials)
     if as_json:
         click.echo(to_json({"sweep_id": sweep.sweep_id, "name": sweep.name, "status": str(sweep.status),
                             "metric": sweep.metric, "mode": sweep.mode, "mlflow_run_id": sweep.mlflow_run_id,
-                            "job_id": sweep.job_id, "cluster": sweep.cluster,
+                            "job_id": sweep.job_id, "cluster": sweep.cluster, "not_started": not_started,
                             "trials": [trial_json(t) for t in trials]}))
         return
     click.echo(f"{sweep.sweep_id} ({sweep.status}); objective {sweep.metric} ({sweep.mode})")
     click.echo(f"{'trial':>5}  {'status':<9} {'val':>8} {'test':>8} {'epochs':>6}  config")
     for t in trials:
         click.echo(trial_line(t))
+    if not_started:
+        click.echo(f"({not_started:,} more trials have not started: pending)")

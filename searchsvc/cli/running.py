@@ -29,13 +29,13 @@ def validate(spec_path: str, show_n: int, as_json: bool) -> None:
       searchsvc validate experiments/quickstart.yaml --show 5
     """
     from searchsvc.sweep.costs import check_memory_limit, mib, trial_costs
-    from searchsvc.sweep.sampling import trial_params_range
+    from searchsvc.sweep.data import load_data
     from searchsvc.sweep.spec import load_spec
 
     spec = load_spec(spec_path)
-    configs = trial_params_range(spec.space, spec.strategy, spec.seed, 0, spec.trials, spec.grid_points)
-    check_memory_limit(spec, configs)
-    shown = configs[:show_n]
+    check_memory_limit(spec)
+    load_data(spec)  # what submit would refuse, validate refuses with the same message
+    shown = list(spec.configs(0, min(show_n, spec.trials)))
     costs = trial_costs(spec, shown)
     if as_json:
         click.echo(to_json({"spec": spec.model_dump(mode="json"), "trials": [
@@ -116,8 +116,6 @@ def submit(ctx: click.Context, spec_path: str, cluster: str | None, address: str
         _report_submitted(submitted, as_json)
         return
     job = Job(job_id, job_cluster) if job_id else None
-    if not quiet and not as_json:
-        click.echo(f"searchsvc: {spec.name}: {spec.trials} trials on {address or 'a local Ray'} ...", err=True)
     with data_only_stdout():
         outcome = run_sweep(spec, ledger=ledger, tracker=tracking_uri, address=address, quiet=quiet or as_json,
                             track=not no_mlflow, sweep_id=sweep_id, job=job)
@@ -182,16 +180,12 @@ def cancel(sweep_id: str, ledger: str | None) -> None:
       searchsvc cancel quickstart-20261122-101500-1a2b
     """
     from searchsvc.stores.ledger import get_ledger
-    from searchsvc.stores.lease import driver_alive, request_cancel
-    from searchsvc.stores.reconcile import reconcile
-    from searchsvc.stores.tracking import get_tracker
 
-    db = get_ledger(ledger)
-    sweep = db.sweep(sweep_id)
-    sweep = reconcile(db, get_tracker(sweep.tracking_uri) if sweep.tracking_uri else None, sweep)
-    if not driver_alive(sweep):
-        raise UsageError(f"sweep {sweep.sweep_id} is not running (status {sweep.status}); nothing to cancel")
-    request_cancel(db, sweep)
+    db = get_ledger(ledger, create=False)
+    sweep = db.expire(sweep_id)
+    if not sweep.leased or not db.request_cancel(sweep.sweep_id):
+        raise UsageError(f"sweep {sweep.sweep_id} is not running (status {db.sweep(sweep.sweep_id).status}); nothing "
+                         "to cancel")
     if sweep.job_id and sweep.cluster:
         from searchsvc.run import jobs
 
@@ -221,7 +215,7 @@ def logs(sweep_id: str, cluster: str | None, follow: bool, ledger: str | None) -
     from searchsvc.run import jobs
     from searchsvc.stores.ledger import get_ledger
 
-    sweep = get_ledger(ledger).sweep(sweep_id)
+    sweep = get_ledger(ledger, create=False).sweep(sweep_id)
     if not sweep.job_id:
         raise UsageError(f"sweep {sweep.sweep_id} was not submitted to a cluster (--cluster): its driver's output "
                          "went to the terminal that ran it")
@@ -277,12 +271,15 @@ def _goes_to_cluster(ctx: click.Context, command: list[str]) -> bool:
     if options["job_id"] is not None or options["address"] is not None:
         _refuse_both(options["address"] if options["cluster"] else None)
         return False
+    from searchsvc.stores.lease import Owned
     from searchsvc.stores.ledger import get_ledger
 
-    sweep = get_ledger(options["ledger"]).sweep(options["sweep_id"])
+    sweep = get_ledger(options["ledger"], create=False).expire(options["sweep_id"])
     cluster = options["cluster"] or sweep.cluster
     if cluster is None:
         return False
+    if sweep.leased:
+        raise Owned(sweep)
     from searchsvc.run.jobs import continue_sweep
 
     submitted = continue_sweep(sweep.sweep_id, command, cluster, _explicit_stores(ctx, options["ledger"], None),

@@ -1,4 +1,5 @@
-"""What the CLI prints: trials, sweeps and outcomes as text lines and as JSON (no I/O here)."""
+"""What the CLI prints: trials, sweeps and outcomes as text lines and as JSON (it prints nothing itself; the
+outcome's dashboard line reads whether ``$MLFLOW_TRACKING_URI`` is set)."""
 
 from __future__ import annotations
 
@@ -70,7 +71,9 @@ def outcome_text(metric: str, o: Any) -> str:
     if o.tracking_uri:
         lines.append(f"MLflow:    {o.tracking_uri} (parent run {o.parent_run_id})")
         page = o.dashboard_path or ""
-        if o.tracking_uri.startswith(("http://", "https://")):
+        from searchsvc.stores.locations import TrackingLocation
+
+        if TrackingLocation.parse(o.tracking_uri).is_server:
             lines.append(f"Dashboard: {o.tracking_uri.rstrip('/')}{page}")
         else:
             lines.append("Dashboard: searchsvc ui" + (f" --tracking-uri {o.tracking_uri}"

@@ -17,28 +17,54 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ray.tune.search import Searcher
 
 from searchsvc.run.cluster import Capacity
-from searchsvc.run.reports import from_tune, is_final
+from searchsvc.run.protocol import Bundle, from_tune, is_final
 
 
-class BundleScheduler(Searcher):
+class TrialQueue:
+    """The trial indices still to hand out, in order: trials given back to the front, then the rest of an iterable
+    of indices, read as far as handed out (a sweep of 10^5 trials holds no list of them)."""
+
+    def __init__(self, indices: Iterable[int], count: int) -> None:
+        self._front: deque[int] = deque()
+        self._rest = iter(indices)
+        self._left = count  # how many of ``indices`` are not yet handed out
+
+    def __len__(self) -> int:
+        return len(self._front) + self._left
+
+    def take(self, n: int) -> list[int]:
+        taken = [self._front.popleft() for _ in range(min(n, len(self._front)))]
+        while len(taken) < n and self._left:
+            taken.append(next(self._rest))
+            self._left -= 1
+        return taken
+
+    def give_back(self, indices: list[int]) -> None:
+        """Put ``indices`` back at the front, in this order."""
+        self._front.extendleft(reversed(indices))
+
+
+class BundleSearcher(Searcher):
     """A Tune searcher that hands out bundles of the sweep's pending trial indices, in index order, as many
     at once as ``capacity()`` says fit now (with the GPU share each of their trials gets)."""
 
-    def __init__(self, indices: Iterable[int], capacity: Callable[[], Capacity], size: int | None,
-                 max_restarts: int, on_give_up: Callable[[int], None] = lambda k: None) -> None:
-        """``size``: trials per bundle, or ``None`` for factoring."""
+    def __init__(self, queue: TrialQueue, capacity: Callable[[], Capacity], size: int | None, max_restarts: int,
+                 recorded: Mapping[int, dict[str, object]] | None = None,
+                 on_give_up: Callable[[int], None] = lambda k: None) -> None:
+        """``size``: trials per bundle, or ``None`` for factoring; ``recorded``: configs of trials that ran before."""
         super().__init__()
         self.capacity, self.on_give_up = capacity, on_give_up
-        self.pending = deque(sorted(indices))
+        self.pending = queue
         self.size, self.max_restarts = size, max_restarts
+        self.recorded = recorded or {}
         self.bundles: dict[str, list[int]] = {}  # Tune trial id → its bundle, while it runs
-        self.finished: set[int] = set()  # trials that reported a final result
+        self.finished: set[int] = set()  # trials of running bundles that reported a final result
         self.restarts: Counter[int] = Counter()
         self.given_up: set[int] = set()
         self.handed_out = 0  # bundles so far
@@ -47,22 +73,25 @@ class BundleScheduler(Searcher):
         return self.size or math.ceil(len(self.pending) / (2 * concurrency))
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
-        if not self.pending:
+        if not len(self.pending):
             return None if self.bundles else Searcher.FINISHED  # None: a running bundle may still give trials back
         capacity = self.capacity()
         if len(self.bundles) >= capacity.slots:
             return None  # asked again at Tune's next step
-        bundle = [self.pending.popleft() for _ in range(min(self.next_size(capacity.slots), len(self.pending)))]
+        bundle = self.pending.take(self.next_size(capacity.slots))
         self.bundles[trial_id] = bundle
         self.handed_out += 1
-        return {"trial_indices": bundle, "gpus": capacity.gpu_share}
+        configs = {k: self.recorded[k] for k in bundle if k in self.recorded}
+        return Bundle(tuple(bundle), capacity.gpu_share, configs).to_tune()
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         if is_final(result):
             self.finished.add(from_tune(result).trial_index)
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
-        left = [k for k in self.bundles.pop(trial_id, []) if k not in self.finished]
+        bundle = self.bundles.pop(trial_id, [])
+        left = [k for k in bundle if k not in self.finished]
+        self.finished.difference_update(bundle)
         if not left:
             return
         failed = left[0]  # bundles run in order: the first unfinished trial is the one that was running
@@ -71,4 +100,4 @@ class BundleScheduler(Searcher):
             self.given_up.add(failed)
             self.on_give_up(failed)
             left = left[1:]
-        self.pending.extendleft(reversed(left))
+        self.pending.give_back(left)

@@ -19,14 +19,13 @@ import time
 from dataclasses import dataclass
 
 from searchsvc.errors import SearchSvcError, UsageError
+from searchsvc.stores.locations import CONNECT_TIMEOUT_S
 from searchsvc.sweep.spec import SweepSpec
 
 #: GPU share per trial under ``gpus: auto`` when the cluster has GPUs (four small LSTMs per GPU)
 AUTO_GPU_SHARE = 0.25
 #: seconds a cluster's resources are taken as known before they are asked again
 RESOURCES_TTL_S = 5.0
-#: seconds to wait for a cluster's head before it counts as unreachable
-CONNECT_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -48,9 +47,6 @@ class Cluster:
     @property
     def embedded(self) -> bool:
         return self.address is None
-
-    def describe(self) -> str:
-        return "a local Ray" if self.embedded else f"the Ray cluster at {self.address}"
 
     def resources(self) -> dict[str, float]:
         """The cluster's total resources, asked again after RESOURCES_TTL_S (nodes come and go)."""

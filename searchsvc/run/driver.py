@@ -1,9 +1,12 @@
 """Runs a sweep: spec → trial configs → Ray Tune → recorder (ledger + MLflow) → outcome.
 
-Everything that can be wrong with the user's input (spec, data set, stores) is checked before anything
-is written, so a refused sweep leaves no row and no run behind. While it runs, the driver beats a
-heartbeat into the ledger and stops cleanly on Ctrl-C, SIGTERM (``ray job stop``, ``docker stop``) or
-a ``cancel`` request: unfinished trials ``cancelled``, runs KILLED, the sweep resumable.
+``submit``, ``resume`` and ``extend`` each build one :class:`SweepRun`, the sweep as this driver runs it,
+and hand it to :func:`execute`. Everything that can be wrong with the user's input (spec, data set,
+stores) is checked before anything is written, so a refused sweep leaves no row and no run behind.
+The driver owns the sweep by a lease (:mod:`searchsvc.stores.lease`): taken before anything slow
+starts, renewed by its heartbeat, carried by every write, ended with the sweep's status. It stops
+cleanly on Ctrl-C, SIGTERM (``ray job stop``, ``docker stop``) or a ``cancel`` request: unfinished
+trials ``cancelled``, runs KILLED, the sweep resumable.
 """
 
 from __future__ import annotations
@@ -15,19 +18,22 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from searchsvc.errors import SearchSvcError
 from searchsvc.run.cluster import Cluster, connect
-from searchsvc.errors import SearchSvcError, UsageError
-from searchsvc.stores.ledger import Ledger, SweepRecord, TrialRecord, best_trial, get_ledger, now
-from searchsvc.stores.lease import Heartbeat, driver_alive, this_driver
-from searchsvc.stores.reconcile import reconcile, sync_mlflow
-from searchsvc.sweep.sampling import trial_params_range
-from searchsvc.sweep.spec import SweepSpec
 from searchsvc.status import SweepStatus, TrialStatus
-from searchsvc.stores.tracking import Tracker, get_tracker
+from searchsvc.stores.lease import Heartbeat, Lease, LeaseLost, Owned
+from searchsvc.stores.ledger import Ledger, get_ledger
+from searchsvc.stores.locations import LedgerLocation, TrackingLocation
+from searchsvc.stores.records import SweepRecord, TrialRecord, best_trial
+from searchsvc.stores.reconcile import sync_mlflow
+from searchsvc.stores.tracking import Tracker, check_server, get_tracker
+from searchsvc.sweep.costs import check_memory_limit
+from searchsvc.sweep.data import load_data
+from searchsvc.sweep.spec import SweepSpec
 
 #: how often Tune re-queues a trial whose worker died or ran out of memory before recording it ``infra``
 MAX_INFRA_RESTARTS = 10
@@ -75,15 +81,19 @@ class SweepOutcome:
 
 @dataclass(frozen=True)
 class SweepRun:
-    """What one run of a sweep's driver works with, from its start to its outcome."""
+    """One run of a sweep's driver, from taking the sweep to its outcome: what it runs, with what, where."""
 
     spec: SweepSpec
-    sweep: SweepRecord
+    sweep_id: str
+    lease: Lease
     ledger: Ledger
     tracker: Tracker | None
+    parent_run_id: str | None
     cluster: Cluster
     data: Any
     launch: Launch
+    todo: Sequence[int]  # the trials this run runs, in index order
+    recorded: dict[int, TrialRecord] = field(default_factory=dict)  # rows of those that ran before
 
 
 def submit(spec: SweepSpec, *, ledger: None | str | Ledger = None, tracker: None | str | Tracker = None,
@@ -93,164 +103,155 @@ def submit(spec: SweepSpec, *, ledger: None | str | Ledger = None, tracker: None
     launch = Launch(address, quiet, job)
     if job is not None:
         spec = _keep_uploaded_data(spec)
-    params = trial_params_range(spec.space, spec.strategy, spec.seed, 0, spec.trials, spec.grid_points)
-    data = _load_data(spec, params)  # a broken user data set stops here, before any write
-    _check_stores(ledger, tracker if track else False, job)  # so does a store that does not answer
+    check_memory_limit(spec)  # a trial too large for the limit stops here, before any write
+    data = load_data(spec)  # so does a broken user data set
+    ledger_at, tracking_at = _check_stores(ledger, tracker if track else False, job)  # and a store that does not answer
+    if not quiet:
+        print(f"searchsvc: {spec.name}: {spec.trials} trials on {address or 'a local Ray'} ...", file=sys.stderr)
     cluster = connect(spec, address)  # and a trial that cannot fit on the embedded Ray
-    ledger = get_ledger(ledger)
-    tracker = get_tracker(tracker) if track else None
+    ledger = get_ledger(ledger if isinstance(ledger, Ledger) else ledger_at.url)
+    tracker = get_tracker(tracker if isinstance(tracker, Tracker) else tracking_at) if track else None
 
     sweep_id = sweep_id or new_sweep_id(spec.name)
-    spec_json = spec.model_dump(mode="json")
     parent_run_id = None
     if tracker:
         try:
-            parent_run_id = tracker.start_sweep(spec.name, sweep_id, _sweep_params(spec), spec_json)
+            parent_run_id = tracker.start_sweep(spec.name, sweep_id, _sweep_params(spec), spec.model_dump(mode="json"))
         except Exception as e:
             raise SearchSvcError(f"MLflow: cannot start the sweep's run at {tracker.tracking_uri}: {e}") from e
-    ledger.create_sweep(SweepRecord(sweep_id, spec.name, spec_json, spec.trials, spec.metric, spec.mode,
-                                    SweepStatus.RUNNING, now(), parent_run_id, tracker.tracking_uri if tracker else None,
-                                    driver=this_driver(), job_id=job and job.job_id, cluster=job and job.cluster))
-    ledger.upsert_trials([TrialRecord(sweep_id, k, p, TrialStatus.PENDING) for k, p in enumerate(params)])
-    run = SweepRun(spec, ledger.sweep(sweep_id), ledger, tracker, cluster, data, launch)
-    return _execute(run, range(spec.trials))
+    lease = Lease(sweep_id)
+    ledger.create_sweep(sweep_id, spec, lease, mlflow_run_id=parent_run_id,
+                        tracking_uri=tracker.tracking_uri if tracker else None,
+                        job_id=job and job.job_id, cluster=job and job.cluster)
+    return execute(SweepRun(spec, sweep_id, lease, ledger, tracker, parent_run_id, cluster, data, launch,
+                            range(spec.trials)))
 
 
 def resume(sweep_id: str, *, ledger: None | str | Ledger = None, address: str | None = None,
            quiet: bool = False, job: Job | None = None) -> SweepOutcome:
-    """Finish a sweep whose driver died or was cancelled: run every trial that has no final result,
-    with its recorded config, in its existing MLflow run. First, MLflow gets what it missed."""
-    launch = Launch(address, quiet, job)
-    ledger, sweep, spec, tracker = _open(sweep_id, ledger, job)
-    if tracker and sweep.mlflow_run_id:
-        _backfill(ledger, tracker, sweep, quiet)
-    todo = [t.trial_index for t in ledger.trials(sweep.sweep_id) if not TrialStatus(t.status).final]
-    return _continue(spec, sweep, todo, (ledger, tracker), launch)
+    """Finish a sweep whose driver died or was cancelled: run every trial that has no final result, with its
+    recorded config, in its existing MLflow run. First, MLflow gets what it missed."""
+    return _continue(sweep_id, 0, ledger, Launch(address, quiet, job))
 
 
 def extend(sweep_id: str, trials: int, *, ledger: None | str | Ledger = None, address: str | None = None,
            quiet: bool = False, job: Job | None = None) -> SweepOutcome:
-    """Add trials S..S+N-1: the configs a sweep of S+N trials would have had."""
-    launch = Launch(address, quiet, job)
-    ledger, sweep, spec, tracker = _open(sweep_id, ledger, job)
-    bigger = spec.model_copy(update={"trials": spec.trials + trials})
-    if spec.strategy == "grid":
-        bigger = SweepSpec.model_validate(bigger.model_dump(mode="json"))  # checks the grid is large enough
-    params = trial_params_range(spec.space, spec.strategy, spec.seed, spec.trials, bigger.trials, spec.grid_points)
-    _load_data(spec, params, first_index=spec.trials)  # the new trials are checked before any is written
-    new = [TrialRecord(sweep.sweep_id, spec.trials + i, p, TrialStatus.PENDING) for i, p in enumerate(params)]
-    ledger.upsert_trials(new)
-    ledger.update_sweep(sweep.sweep_id, trials=bigger.trials, spec=bigger.model_dump(mode="json"))
-    return _continue(bigger, ledger.sweep(sweep.sweep_id), range(spec.trials, bigger.trials), (ledger, tracker),
-                     launch)
+    """Add trials S..S+N-1 (the configs a sweep of S+N trials would have had), and run them with whatever the
+    sweep had left unfinished."""
+    return _continue(sweep_id, trials, ledger, Launch(address, quiet, job))
 
 
 def new_sweep_id(name: str) -> str:
     return f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
-def _check_stores(ledger: None | str | Ledger, tracker: None | str | Tracker | bool, job: Job | None) -> None:
-    """Before Ray starts and before anything is written: a job's stores are servers, and servers answer
-    (within seconds, naming the address)."""
+def _continue(sweep_id: str, more: int, ledger: None | str | Ledger, launch: Launch) -> SweepOutcome:
+    """Take over a recorded sweep (refused with exit 2 while another driver's lease is live), grow it by ``more``
+    trials, mend MLflow, and run every trial it has not finished."""
+    ledger = get_ledger(ledger)
+    before = ledger.sweep(sweep_id)
+    spec = before.spec.grown(more) if more else before.spec  # an extend that cannot be is refused here
+    if launch.job is not None:
+        ledger.location.check_cluster_use()
+        if before.tracking_uri:
+            TrackingLocation.parse(before.tracking_uri).check_cluster_use()
+    if before.leased:
+        raise Owned(before)
+    check_memory_limit(spec, before.spec.trials)
+    lease = Lease(before.sweep_id)
+    job = launch.job
+    sweep = ledger.take(before.sweep_id, lease, job_id=job and job.job_id, cluster=job and job.cluster)
+    try:
+        if more:
+            ledger.grow(lease, spec)
+            sweep = replace(sweep, spec=spec)
+        data = load_data(spec)
+        cluster = connect(spec, launch.address)
+        tracker = _mend_mlflow(ledger, sweep, lease, launch.quiet)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            ledger.release(lease, before.status if before.status != SweepStatus.RUNNING else SweepStatus.INTERRUPTED)
+        raise
+    todo = ledger.unfinished(sweep)
+    recorded = {t.trial_index: t for t in ledger.trials(sweep.sweep_id, todo)}
+    return execute(SweepRun(spec, sweep.sweep_id, lease, ledger, tracker, sweep.mlflow_run_id, cluster, data, launch,
+                            todo, recorded))
+
+
+def _check_stores(ledger: None | str | Ledger, tracker: None | str | Tracker | bool,
+                  job: Job | None) -> tuple[LedgerLocation, TrackingLocation | None]:
+    """Before Ray starts and before anything is written: the stores' addresses parse, a job's stores are servers,
+    and servers answer (within seconds, naming the address)."""
     from searchsvc.home import default_ledger_url, default_tracking_uri
     from searchsvc.stores.ledger import check_database
-    from searchsvc.stores.tracking import check_server
 
-    ledger_url = ledger.url if isinstance(ledger, Ledger) else ledger or default_ledger_url()
-    tracking_uri = (None if tracker is False else
-                    tracker.tracking_uri if isinstance(tracker, Tracker) else tracker or default_tracking_uri())
+    ledger_at = ledger.location if isinstance(ledger, Ledger) else LedgerLocation.parse(ledger or default_ledger_url())
+    tracking_at = (None if tracker is False else tracker.location if isinstance(tracker, Tracker)
+                   else TrackingLocation.parse(tracker or default_tracking_uri()))
     if job is not None:
-        check_servers(ledger_url, tracking_uri)
+        ledger_at.check_cluster_use()
+        if tracking_at is not None:
+            tracking_at.check_cluster_use()
     if not isinstance(ledger, Ledger):
-        check_database(ledger_url)
-    if tracking_uri is not None and tracking_uri.startswith(("http://", "https://")):
-        check_server(tracking_uri)
+        ledger_at.make_folder()  # a folder that cannot be made is refused before Ray starts
+        check_database(ledger_at)
+    if tracking_at is not None:
+        tracking_at.make_folder()
+        if tracking_at.is_server:
+            check_server(tracking_at)
+    return ledger_at, tracking_at
 
 
-def check_servers(ledger_url: str | None, tracking_uri: str | None) -> None:
-    """A sweep on a cluster records where the cluster's driver and your machine both reach: no file stores."""
-    if ledger_url is not None and ledger_url.startswith("sqlite"):
-        raise UsageError(f"ledger: {ledger_url} is a file on the machine that runs the driver; a sweep on a cluster "
-                         "records into a database server that the cluster and your machine reach, e.g. "
-                         "postgresql://user@host/db (SEARCHSVC_LEDGER on the cluster's nodes, or --ledger)")
-    if tracking_uri is not None and (tracking_uri.startswith(("sqlite:", "file:")) or "://" not in tracking_uri):
-        raise UsageError(f"tracking URI: {tracking_uri} is a file on the machine that runs the driver; a sweep on a "
-                         "cluster records into an MLflow tracking server that the cluster and your machine reach, "
-                         "e.g. http://mlflow:5000 (MLFLOW_TRACKING_URI on the cluster's nodes, or --tracking-uri)")
-
-
-def _open(sweep_id: str, ledger: None | str | Ledger,
-          job: Job | None) -> tuple[Ledger, SweepRecord, SweepSpec, Tracker | None]:
-    """An existing sweep, reconciled; refused while its driver still runs."""
-    ledger = get_ledger(ledger)
-    sweep = ledger.sweep(sweep_id)
-    if job is not None:
-        check_servers(ledger.url, sweep.tracking_uri)
-    tracker = get_tracker(sweep.tracking_uri) if sweep.tracking_uri else None
-    sweep = reconcile(ledger, tracker, sweep)
-    if driver_alive(sweep):
-        raise UsageError(f"sweep {sweep.sweep_id} is still running (driver {sweep.driver}); "
-                         f"wait for it or stop it with `searchsvc cancel {sweep.sweep_id}`")
-    return ledger, sweep, SweepSpec.model_validate(sweep.spec), tracker
-
-
-def _backfill(ledger: Ledger, tracker: Tracker, sweep: SweepRecord, quiet: bool) -> None:
-    """MLflow gets what the ledger has and it missed; if it does not answer, the sweep goes on without it."""
+def _mend_mlflow(ledger: Ledger, sweep: SweepRecord, lease: Lease, quiet: bool) -> Tracker | None:
+    """The sweep's tracker, with what MLflow missed written from the ledger, and the sweep's run open again; if
+    MLflow does not answer, the sweep goes on without it (the recorder notes what it misses)."""
+    if not sweep.tracking_uri or not sweep.mlflow_run_id:
+        return None
+    tracker = get_tracker(sweep.tracking_uri)
     try:
-        done = sync_mlflow(ledger, tracker, sweep)
+        done = sync_mlflow(ledger, tracker, sweep, lease)
+        tracker.reopen(sweep.mlflow_run_id)
+    except LeaseLost:
+        raise
     except Exception as e:  # noqa: BLE001 - the ledger is the record; a later resume tries again
         print(f"warning: MLflow at {tracker.tracking_uri} did not take the trials it missed ({e}); "
               "run `searchsvc resume` again when it answers", file=sys.stderr)
-        return
+        return tracker
     if done.backfilled and not quiet:
         print(f"searchsvc: wrote {len(done.backfilled)} trials that MLflow missed into their runs", file=sys.stderr)
+    return tracker
 
 
-def _continue(spec: SweepSpec, sweep: SweepRecord, indices: Iterable[int], stores: tuple[Ledger, Tracker | None],
-              launch: Launch) -> SweepOutcome:
-    """Run more of a recorded sweep: its unfinished trials (resume) or new ones (extend)."""
-    ledger, tracker = stores
-    data = _load_data(spec, [])
-    cluster = connect(spec, launch.address)
-    job = launch.job
-    ledger.update_sweep(sweep.sweep_id, status=SweepStatus.RUNNING, driver=this_driver(), finished_at=None,
-                        **({"job_id": job.job_id, "cluster": job.cluster} if job else {}))
-    if tracker and sweep.mlflow_run_id:
-        with contextlib.suppress(Exception):  # MLflow down: the recorder notes what it misses
-            tracker.reopen(sweep.mlflow_run_id)
-    run = SweepRun(spec, ledger.sweep(sweep.sweep_id), ledger, tracker, cluster, data, launch)
-    return _execute(run, indices)
-
-
-def _execute(run: SweepRun, indices: Iterable[int]) -> SweepOutcome:
-    """Run the given trials of a recorded sweep; whatever happens, leave every record closed."""
-    from searchsvc.run.bundles import BundleScheduler
+def execute(run: SweepRun) -> SweepOutcome:
+    """Run the sweep's trials to do; whatever happens, leave every record closed and the lease ended."""
+    from searchsvc.run.bundles import BundleSearcher, TrialQueue
     from searchsvc.run.recorder import TrialRecorder
 
-    spec, sweep_id = run.spec, run.sweep.sweep_id
-    records = {t.trial_index: t for t in run.ledger.trials(sweep_id)}
-    todo = {k: records[k] for k in indices}
-    recorder = TrialRecorder(run.ledger, run.tracker, run.sweep.mlflow_run_id, todo, spec.metric)
-    scheduler = BundleScheduler(todo, run.cluster.capacity, None if spec.bundle == "auto" else spec.bundle,
-                                MAX_INFRA_RESTARTS, on_give_up=recorder.give_up)
+    spec = run.spec
     cancel = threading.Event()
+    recorder = TrialRecorder(run.ledger, run.tracker, run.parent_run_id, run.lease, spec, run.recorded,
+                             on_lease_lost=lambda lost: cancel.set())
+    searcher = BundleSearcher(TrialQueue(run.todo, len(run.todo)), run.cluster.capacity,
+                              None if spec.bundle == "auto" else spec.bundle, MAX_INFRA_RESTARTS,
+                              recorded={k: t.config for k, t in run.recorded.items()}, on_give_up=recorder.give_up)
+    lost: list[LeaseLost] = []
     if run.launch.job is not None:
-        print(f"{ACCEPTED} {sweep_id}", file=sys.stderr, flush=True)
-    status = SweepStatus.FAILED
+        print(f"{ACCEPTED} {run.sweep_id}", file=sys.stderr, flush=True)
+    stopped = False  # by a cancel request, SIGTERM or Ctrl-C (else unfinished trials mean a failure)
     with _cancel_on_sigterm(cancel):  # until the records are closed: a SIGTERM while they close waits for them
         try:
-            with Heartbeat(run.ledger, sweep_id, on_cancel=cancel.set):
-                if todo:
-                    _run_tune(run, recorder, scheduler, cancel)
-                status = SweepStatus.CANCELLED if recorder.cancel_unfinished() else SweepStatus.COMPLETED
+            with Heartbeat(run.ledger, run.lease, on_cancel=cancel.set,
+                           on_lost=lambda e: (lost.append(e), cancel.set())):
+                if run.todo and not cancel.is_set():
+                    _run_tune(run, recorder, searcher, cancel)
+                recorder.cancel_unfinished()
+                stopped = cancel.is_set()
         except KeyboardInterrupt:
-            status = SweepStatus.CANCELLED
             recorder.cancel_unfinished()
+            stopped = True
         finally:
             recording = recorder.close()
-            if recording.ledger_lost:
-                status = SweepStatus.FAILED  # the system of record does not hold all that ran
-            outcome = _finish(run, status, recording, bundles=scheduler.handed_out)
+            outcome = _finish(run, recording, lost, stopped, bundles=searcher.handed_out)
     return outcome
 
 
@@ -267,36 +268,36 @@ def _cancel_on_sigterm(cancel: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _run_tune(run: SweepRun, recorder: Any, scheduler: Any, cancel: threading.Event) -> None:
+def _run_tune(run: SweepRun, recorder: Any, searcher: Any, cancel: threading.Event) -> None:
     from ray import tune
 
     from searchsvc.home import ray_dir
     from searchsvc.run.progress import Progress
+    from searchsvc.run.protocol import Bundle
     from searchsvc.run.recorder import CancelStopper
-    from searchsvc.run.worker import TrialJob, run_bundle
+    from searchsvc.run.worker import WorkerSettings, run_bundle
 
     spec = run.spec
-    params = {k: state.record.config for k, state in recorder.trials.items()}
-    job = TrialJob(spec.seed, params, spec.training, spec.metric, max(1, int(spec.resources.cpus)),
-                   max_retries=spec.max_retries)
+    settings = WorkerSettings(spec, max(1, int(spec.resources.cpus)))
     cpus = spec.resources.cpus
 
     def resources(config: dict[str, Any]) -> Any:  # each bundle's GPU share is decided when it starts
-        return tune.PlacementGroupFactory([{"CPU": cpus, **({"GPU": config["gpus"]} if config["gpus"] else {})}])
+        gpus = Bundle.from_tune(config).gpus
+        return tune.PlacementGroupFactory([{"CPU": cpus, **({"GPU": gpus} if gpus else {})}])
 
-    progress = None if run.launch.quiet else Progress(recorder, len(params), spec.metric, spec.mode)
+    progress = None if run.launch.quiet else Progress(recorder, len(run.todo), spec.metric, spec.mode)
     tuner = tune.Tuner(
-        tune.with_resources(tune.with_parameters(run_bundle, data=run.data, job=job), resources),
-        tune_config=tune.TuneConfig(search_alg=scheduler, num_samples=-1, reuse_actors=True,
+        tune.with_resources(tune.with_parameters(run_bundle, data=run.data, settings=settings), resources),
+        tune_config=tune.TuneConfig(search_alg=searcher, num_samples=-1, reuse_actors=True,
                                     max_concurrent_trials=spec.max_concurrent if spec.max_concurrent != "auto" else None,
                                     trial_dirname_creator=lambda trial: trial.trial_id),
         run_config=tune.RunConfig(
-            name=f"{run.sweep.sweep_id}-{secrets.token_hex(2)}",
+            name=f"{run.sweep_id}-{secrets.token_hex(2)}",
             storage_path=str(ray_dir()),
             verbose=0,
             stop=CancelStopper(cancel),
             callbacks=[recorder] + ([progress] if progress else []),
-            failure_config=tune.FailureConfig(max_failures=0),  # the scheduler re-queues (searchsvc.run.bundles)
+            failure_config=tune.FailureConfig(max_failures=0),  # the searcher re-queues (searchsvc.run.bundles)
         ),
     )
     try:
@@ -306,48 +307,58 @@ def _run_tune(run: SweepRun, recorder: Any, scheduler: Any, cancel: threading.Ev
             progress.close()
 
 
-def _finish(run: SweepRun, status: SweepStatus, recording: Any, bundles: int) -> SweepOutcome:
-    """Close the sweep's records (what the stores still take) and say how it went."""
-    ledger, tracker, sweep = run.ledger, run.tracker, run.sweep
-    lost, ledger_error = recording.ledger_lost, recording.ledger_error
-    if (status == SweepStatus.COMPLETED and tracker and sweep.mlflow_run_id and not recording.mlflow_down
-            and sweep.spec.get("strategy", "random") == "random"):
-        _summarize_on_dashboard(sweep.sweep_id, ledger)  # first: who waits on the ledger then finds it on the run
+def _finish(run: SweepRun, recording: Any, lost: list[LeaseLost], stopped: bool, bundles: int) -> SweepOutcome:
+    """Close the sweep's records (what the stores still take), end the lease, and say how it went."""
+    ledger, tracker, lease = run.ledger, run.tracker, run.lease
+    lease_lost = recording.lease_lost or (lost[0] if lost else None)
+    if lease_lost is not None:
+        raise lease_lost  # the sweep is another driver's now: this one records nothing more
+    lost_rows, ledger_error = recording.ledger_lost, recording.ledger_error
     try:
-        ledger.update_sweep(sweep.sweep_id, status=status, finished_at=now())
-        trials = ledger.trials(sweep.sweep_id)
+        sweep = ledger.sweep(run.sweep_id)
+        counts = ledger.status_counts(sweep)
+    except Exception as e:  # noqa: BLE001 - reported; `resume` mends it once the ledger answers
+        sweep, counts, ledger_error = None, Counter(), ledger_error or str(e).strip().splitlines()[0]
+    unresolved = sum(counts[s] for s in TrialStatus if not s.has_result)
+    status = (SweepStatus.FAILED if lost_rows or sweep is None else SweepStatus.COMPLETED if not unresolved else
+              SweepStatus.CANCELLED if stopped else SweepStatus.FAILED)
+    mlflow_up = tracker is not None and run.parent_run_id is not None and not recording.mlflow_down
+    if status == SweepStatus.COMPLETED and mlflow_up and run.spec.strategy == "random" and lease.fresh():
+        _summarize_on_dashboard(run)  # first: who waits on the ledger then finds it on the run
+    try:
+        status = ledger.release(lease, status)  # cancelled, if a cancel came while the records closed
+        trials = ledger.trials(run.sweep_id)
+    except LeaseLost:
+        raise
     except Exception as e:  # noqa: BLE001 - reported; `resume` mends it once the ledger takes writes
         status, ledger_error = SweepStatus.FAILED, ledger_error or str(e).strip().splitlines()[0]
         trials = []
-    best = best_trial(trials, sweep.mode)
-    counts = Counter(str(t.status) for t in trials)
-    outcome = SweepOutcome(sweep.sweep_id, sweep.metric, status, counts, best, ledger.display_url,
-                           tracker.tracking_uri if tracker else None, sweep.mlflow_run_id,
-                           time.monotonic() - run.launch.started, bundles, recording.cpu_seconds, lost, ledger_error,
-                           recording.mlflow_missing, recording.mlflow_error)
-    if tracker and sweep.mlflow_run_id and not recording.mlflow_down:  # a dead server is not waited for again
+    best = best_trial(trials, run.spec.mode)
+    outcome = SweepOutcome(
+        sweep_id=run.sweep_id, metric=run.spec.metric, status=status, counts=counts, best=best,
+        ledger=ledger.display_url, tracking_uri=tracker.tracking_uri if tracker else None,
+        parent_run_id=run.parent_run_id, wall_seconds=time.monotonic() - run.launch.started, bundles=bundles,
+        recording_cpu_seconds=recording.cpu_seconds, ledger_lost=lost_rows, ledger_error=ledger_error,
+        mlflow_missing=recording.mlflow_missing, mlflow_error=recording.mlflow_error)
+    if mlflow_up:  # a dead server is not waited for again
         try:
-            tracker.finish_sweep(sweep.mlflow_run_id, status, counts, best, sweep.metric)
-            outcome = replace(outcome, dashboard_path=tracker.run_path(sweep.mlflow_run_id))
+            tracker.finish_sweep(run.parent_run_id, status, counts, best, run.spec.metric)
+            outcome = replace(outcome, dashboard_path=tracker.run_path(run.parent_run_id))
         except Exception as e:  # noqa: BLE001 - `resume` closes it from the ledger
-            outcome = _with_mlflow_error(outcome, e)
+            outcome = replace(outcome, mlflow_error=outcome.mlflow_error or str(e).strip().splitlines()[0])
     return outcome
 
 
-def _summarize_on_dashboard(sweep_id: str, ledger: Ledger) -> None:
+def _summarize_on_dashboard(run: SweepRun) -> None:
     """The analysis's summary on the sweep's MLflow run; a failure is said, and `analyze` makes it later."""
     from searchsvc.analyze import summarize_on_dashboard
 
     try:
-        summarize_on_dashboard(sweep_id, ledger)
+        summarize_on_dashboard(run.sweep_id, run.ledger, run.tracker)
     except Exception as e:  # noqa: BLE001 - the sweep's records are complete without it
         print(f"warning: the sweep's summary did not reach MLflow ({type(e).__name__}: "
-              f"{str(e).strip().splitlines()[0] if str(e).strip() else ''}); `searchsvc analyze {sweep_id}` "
+              f"{str(e).strip().splitlines()[0] if str(e).strip() else ''}); `searchsvc analyze {run.sweep_id}` "
               "attaches the analysis to its run", file=sys.stderr)
-
-
-def _with_mlflow_error(outcome: SweepOutcome, error: Exception) -> SweepOutcome:
-    return replace(outcome, mlflow_error=outcome.mlflow_error or str(error).strip().splitlines()[0])
 
 
 def _keep_uploaded_data(spec: SweepSpec) -> SweepSpec:
@@ -359,9 +370,10 @@ def _keep_uploaded_data(spec: SweepSpec) -> SweepSpec:
     from pathlib import Path
 
     from searchsvc.home import datasets_dir
+    from searchsvc.run.jobs import UPLOAD_DIR
 
     path = getattr(spec.dataset, "path", None)
-    if path is None or Path(path).is_absolute() or not Path(path).is_file():
+    if path is None or Path(path).parent != Path.cwd() / UPLOAD_DIR or not Path(path).is_file():
         return spec
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
     kept = datasets_dir() / "uploads" / f"{digest}-{Path(path).name}"
@@ -371,23 +383,6 @@ def _keep_uploaded_data(spec: SweepSpec) -> SweepSpec:
         shutil.copyfile(path, partial)
         os.replace(partial, kept)
     return spec.model_copy(update={"dataset": spec.dataset.model_copy(update={"path": kept})})
-
-
-def _load_data(spec: SweepSpec, params: list[dict[str, object]], first_index: int = 0) -> Any:
-    """The spec's data set, checked against its objective and against the trials ``params`` (their windows,
-    their estimated memory against ``resources.memory_limit``): invalid input fails here, before any write."""
-    from experiments.checks import check_config, check_objective
-    from experiments.datasets import load_dataset
-    from experiments.hyperparams import LSTMConfig
-    from searchsvc.sweep.costs import check_memory_limit
-    from searchsvc.home import datasets_dir
-
-    check_memory_limit(spec, params, first_index)
-    data = load_dataset(spec.dataset, datasets_dir())
-    check_objective(data, spec.metric)
-    for p in params:
-        check_config(data, LSTMConfig.from_params(p))
-    return data
 
 
 def _sweep_params(spec: SweepSpec) -> dict[str, object]:

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from searchsvc.errors import SearchSvcError, UsageError
+from searchsvc.stores.locations import CONNECT_TIMEOUT_S
 
 #: the most a job may upload (spec and data): Ray's limit on a working_dir package (its gRPC message size)
 UPLOAD_LIMIT_BYTES = 500 * 2**20
-#: seconds to wait for the cluster's Jobs API to answer, and for a submitted driver to record its sweep
-CONNECT_TIMEOUT_S = 5.0
+#: seconds to wait for a submitted driver to record its sweep
 ACCEPT_TIMEOUT_S = 180.0
 #: seconds to wait for the job agent of a head that has just started
 AGENT_WAIT_S = 60.0
@@ -100,7 +100,7 @@ def submit(command: list[str], cluster: str, sweep_id: str, job_id: str, *, env:
         while True:
             try:
                 jobs.submit_job(entrypoint=entrypoint, submission_id=job_id,
-                                runtime_env={"working_dir": tmp, "env_vars": env})
+                                runtime_env={"working_dir": tmp, "env_vars": {**env, **_lease_setting()}})
                 break
             except (RuntimeError, ValueError) as e:
                 if "No available agent" not in str(e):
@@ -113,6 +113,12 @@ def submit(command: list[str], cluster: str, sweep_id: str, job_id: str, *, env:
     submitted = Submitted(sweep_id, job_id, cluster)
     _wait_accepted(jobs, submitted, quiet)
     return submitted
+
+
+def _lease_setting() -> dict[str, str]:
+    """The submitter's lease length, if set, for the driver it submits (searchsvc.stores.lease)."""
+    seconds = os.environ.get("SEARCHSVC_LEASE_S")
+    return {"SEARCHSVC_LEASE_S": seconds} if seconds else {}
 
 
 def upload_files(spec: Any, raw_path: str | None, data_on_cluster: bool) -> tuple[dict[str, Path], dict[str, Any]]:
@@ -217,16 +223,18 @@ def continue_sweep(sweep_id: str, command: list[str], cluster: str, stores: dict
 
 def _check_stores(stores: dict[str, str]) -> None:
     """Stores named for the cluster's driver: servers, answering (from here, at least); nothing is written."""
-    from searchsvc.run.driver import check_servers
     from searchsvc.stores.ledger import check_database
+    from searchsvc.stores.locations import LedgerLocation, TrackingLocation
     from searchsvc.stores.tracking import check_server
 
-    ledger, tracking_uri = stores.get("SEARCHSVC_LEDGER"), stores.get("MLFLOW_TRACKING_URI")
-    check_servers(ledger, tracking_uri)
-    if ledger is not None:
-        check_database(ledger)
-    if tracking_uri is not None and tracking_uri.startswith(("http://", "https://")):
-        check_server(tracking_uri)
+    if (ledger := stores.get("SEARCHSVC_LEDGER")) is not None:
+        location = LedgerLocation.parse(ledger)
+        location.check_cluster_use()
+        check_database(location)
+    if (tracking_uri := stores.get("MLFLOW_TRACKING_URI")) is not None:
+        tracking = TrackingLocation.parse(tracking_uri)
+        tracking.check_cluster_use()
+        check_server(tracking)
 
 
 def _raw_data_path(spec_path: str) -> str | None:

@@ -12,7 +12,7 @@ from collections import Counter
 from typing import Any, TextIO
 
 from searchsvc.run.recorder import DriverCallback, TrialRecorder
-from searchsvc.run.reports import is_final
+from searchsvc.run.protocol import is_final
 from searchsvc.status import TrialStatus
 
 #: the statuses a trial can end in, in the order the line shows them

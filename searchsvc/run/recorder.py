@@ -2,7 +2,12 @@
 
 The Tune callback only updates in-memory state and queues writes; two threads perform them
 (:mod:`searchsvc.run.writers`): the ledger's rows, and MLflow's runs. So the controller loop never waits on
-a database, SQLite sees a single writer, and the system of record never waits on the dashboard.
+a database, and the system of record never waits on the dashboard. Every ledger write carries the
+driver's lease, and an MLflow write is made only while the lease surely holds: a driver that lost its
+sweep to another writes nothing more (:mod:`searchsvc.stores.lease`).
+
+A trial's row is made when it first starts, with the config recorded for it if it ran before, else the
+spec's config of its index (nothing is built for the trials that have not started).
 
 A trial's MLflow run is created at its first report (its epochs so far, or its result), with the
 trial's real start time: a short trial's whole run is written at once (one transaction where the store
@@ -14,7 +19,7 @@ its record once MLflow answers again; the ones still missing at the end are in :
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,11 +27,14 @@ from typing import Any
 from ray.tune import Callback, Stopper
 
 from experiments.results import EpochMetrics
-from searchsvc.stores.ledger import Ledger, TrialRecord, now
-from searchsvc.run.reports import EpochReport, FinalReport, from_tune
+from searchsvc.run.protocol import Bundle, EpochReport, FinalReport, from_tune
+from searchsvc.run.writers import LedgerWriter, TrackingWriter
 from searchsvc.status import TrialStatus
+from searchsvc.stores.lease import Lease, LeaseLost
+from searchsvc.stores.ledger import Ledger
+from searchsvc.stores.records import TrialRecord, now
 from searchsvc.stores.tracking import Tracker
-from searchsvc.run.writers import DashboardWriter, LedgerWriter
+from searchsvc.sweep.spec import SweepSpec
 
 
 @dataclass
@@ -46,6 +54,7 @@ class _TrialState:
 class Recording:
     """How the recording of a sweep's run went."""
 
+    lease_lost: LeaseLost | None  # another driver took the sweep: nothing more of this one's was written
     ledger_lost: tuple[int, ...]  # trials whose latest row could not be written to the ledger
     ledger_error: str | None
     mlflow_missing: tuple[int, ...]  # trials whose MLflow run lacks writes (backfilled by `searchsvc resume`)
@@ -87,27 +96,40 @@ class CancelStopper(Stopper):
 class TrialRecorder(DriverCallback):
     """Tune callback: the trials of each bundle starting, reporting and ending → ledger rows and MLflow runs.
 
-    Trials the scheduler gives up on after repeated infra failures reach it through :meth:`give_up`, which
-    the scheduler calls (:class:`searchsvc.run.bundles.BundleScheduler`'s ``on_give_up``); Tune tells the
-    scheduler and the callbacks of a failed bundle in an order it does not promise, so either may come first.
+    Trials the searcher gives up on after repeated infra failures reach it through :meth:`give_up`, which
+    the searcher calls (:class:`searchsvc.run.bundles.BundleSearcher`'s ``on_give_up``); Tune tells the
+    searcher and the callbacks of a failed bundle in an order it does not promise, so either may come first.
     """
 
-    def __init__(self, ledger: Ledger, tracker: Tracker | None, parent_run_id: str | None,
-                 records: dict[int, TrialRecord], metric: str) -> None:
-        """``records``: the ledger rows of the trials to run (their attempts and MLflow runs carry over)."""
-        self.tracker, self.parent_run_id, self.metric = tracker, parent_run_id, metric
-        self.trials = {k: _TrialState(r, run_id=r.mlflow_run_id) for k, r in records.items()}
+    def __init__(self, ledger: Ledger, tracker: Tracker | None, parent_run_id: str | None, lease: Lease,
+                 spec: SweepSpec, recorded: Mapping[int, TrialRecord], on_lease_lost: Callable[[LeaseLost], None]) -> None:
+        """``recorded``: the ledger rows of the trials to run that ran before (their config, attempts and MLflow
+        runs carry over); ``on_lease_lost``: called once, from a writer's thread, when the lease is lost."""
+        self.tracker, self.parent_run_id, self.metric = tracker, parent_run_id, spec.metric
+        self.spec, self.lease, self._ledger = spec, lease, ledger
+        self._recorded = recorded
+        self._on_lease_lost = on_lease_lost
+        self.lease_lost: LeaseLost | None = None
+        self.trials: dict[int, _TrialState] = {}  # the trials started in this run of the sweep
         self.running: dict[str, int] = {}  # Tune trial id → the index of the bundle's trial that runs now
-        self.ledger = LedgerWriter(ledger.upsert_trials)
-        self.mlflow = DashboardWriter(tracker.ping, self._backfill) if tracker and parent_run_id else None
+        self.ledger = LedgerWriter(lambda rows: ledger.upsert_trials(rows, lease), self._lost)
+        self.mlflow = TrackingWriter(tracker.ping, self._backfill, self._holds_lease) if tracker and parent_run_id \
+            else None
+
+    def state(self, k: int) -> _TrialState:
+        """Trial ``k``'s state, made at its first start: from its recorded row, or new with the spec's config."""
+        if k not in self.trials:
+            row = self._recorded.get(k) or TrialRecord(self.lease.sweep_id, k, self.spec.config(k), TrialStatus.PENDING)
+            self.trials[k] = _TrialState(row, run_id=row.mlflow_run_id)
+        return self.trials[k]
 
     # -- Tune hooks (controller thread: update state, queue writes, return)
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._begin(trial.trial_id, int(trial.config["trial_indices"][0]))
+        self._begin(trial.trial_id, Bundle.from_tune(trial.config).trial_indices[0])
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict[str, Any], **info: Any) -> None:
         report = from_tune(result)
-        state = self.trials[report.trial_index]
+        state = self.state(report.trial_index)
         state.epochs.extend(report.epochs)
         if isinstance(report, EpochReport):  # epochs on the way
             self._log_run(state, report.epochs)
@@ -120,7 +142,7 @@ class TrialRecorder(DriverCallback):
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         k = self.running.pop(trial.trial_id, None)
         if k is not None:  # the bundle ended without this trial's result
-            self._finish(self.trials[k], TrialStatus.ERROR, "the trial ended without reporting a result", ())
+            self._finish(self.state(k), TrialStatus.ERROR, "the trial ended without reporting a result", ())
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """An infra failure (lost worker, out of memory) ended the bundle: the scheduler re-queues its
@@ -128,7 +150,7 @@ class TrialRecorder(DriverCallback):
         k = self.running.pop(trial.trial_id, None)
         if k is None:
             return
-        state = self.trials[k]
+        state = self.state(k)
         if state.given_up:
             self._finish(state, TrialStatus.INFRA, _error_text(trial), ())
         else:
@@ -136,14 +158,15 @@ class TrialRecorder(DriverCallback):
             self._save(state)
 
     def give_up(self, k: int) -> None:
-        """The scheduler will not re-queue trial ``k``: it ends ``infra`` (now, if its failure was seen)."""
-        state = self.trials[k]
+        """The searcher will not re-queue trial ``k``: it ends ``infra`` (now, if its failure was seen)."""
+        state = self.state(k)
         state.given_up = True
         if state.record.status == TrialStatus.INFRA and not state.done:
             self._finish(state, TrialStatus.INFRA, state.record.message, ())
 
     def cancel_unfinished(self) -> int:
-        """Record every trial that did not finish (Tune was stopped) as ``cancelled``; return how many."""
+        """Record every trial that started and did not finish (Tune was stopped) as ``cancelled``; return how
+        many (the trials that never started stay pending, without a row)."""
         unfinished = [s for s in self.trials.values() if not s.done]
         for state in unfinished:
             self._finish(state, TrialStatus.CANCELLED, "cancelled before it finished; `searchsvc resume` runs it "
@@ -156,14 +179,14 @@ class TrialRecorder(DriverCallback):
             self.mlflow.close()
         self.ledger.close()
         mlflow = self.mlflow
-        return Recording(tuple(self.ledger.lost), self.ledger.error,
+        return Recording(self.lease_lost, tuple(self.ledger.lost), self.ledger.error,
                          tuple(sorted(mlflow.missing)) if mlflow else (), mlflow.error if mlflow else None,
                          bool(mlflow and mlflow.down), self.ledger.cpu_seconds + (mlflow.cpu_seconds if mlflow else 0.0))
 
     # -- helpers (controller thread)
     def _begin(self, tune_trial_id: str, k: int) -> None:
         self.running[tune_trial_id] = k
-        state = self.trials[k]
+        state = self.state(k)
         state.record = replace(state.record, status=TrialStatus.RUNNING, attempts=state.record.attempts + 1,
                                started_at=now(), finished_at=None)
         state.epochs = []
@@ -199,6 +222,27 @@ class TrialRecorder(DriverCallback):
         record = state.record
         self.mlflow.submit(record.trial_index, lambda: self._write_run(state, record, tuple(epochs), final), final)
 
+    # -- the lease (writer threads)
+    def _lost(self, lost: LeaseLost) -> None:
+        if self.lease_lost is None:
+            self.lease_lost = lost
+            self._on_lease_lost(lost)
+
+    def _holds_lease(self) -> bool:
+        """Before an MLflow write: the lease surely holds (renewed now if its last confirmation is old)."""
+        if self.lease_lost is not None:
+            return False
+        if self.lease.fresh():
+            return True
+        try:
+            self._ledger.renew(self.lease)
+        except LeaseLost as lost:
+            self._lost(lost)
+            return False
+        except Exception:  # noqa: BLE001 - the ledger does not answer: not surely the owner, so no write
+            return False
+        return True
+
     # -- helpers (MLflow writer thread)
     def _write_run(self, state: _TrialState, record: TrialRecord, epochs: tuple[EpochMetrics, ...],
                    final: bool) -> None:
@@ -224,7 +268,7 @@ class TrialRecorder(DriverCallback):
 
     def _backfill(self, k: int) -> None:
         """Trial ``k``'s run as its record says, after MLflow missed some of its writes."""
-        state = self.trials[k]
+        state = self.state(k)
         if state.run_id is None:
             state.run_id = self.tracker.trial_run_ids(self.parent_run_id).get(k)
         state.run_id = self.tracker.backfill_trial(self.parent_run_id, state.record, self.metric, state.run_id)

@@ -1,8 +1,9 @@
 """What runs inside a Ray worker: a bundle of trials, each from its index to a reported result.
 
-The job (data set, settings, every trial's params) reaches the worker once through Ray's object
-store; the trainable itself only reads ``config["trial_indices"]`` and the GPU share its bundle was
-given, ``config["gpus"]`` (see :mod:`searchsvc.run.bundles`).
+The data set and the sweep's settings reach the worker once through Ray's object store; each Tune
+trial's config is a :class:`~searchsvc.run.protocol.Bundle`: the trials to run and the GPU share they
+get (see :mod:`searchsvc.run.bundles`). A trial's config is the one recorded for it, if it ran before,
+else computed from the spec, as the driver computes it: a pure function of (seed, k).
 A trial reports its epochs at most every ``report_every_s`` seconds, and once at its end; that final
 report also names the bundle's next trial, which starts right after it. Tune's ``report`` waits
 until the driver asks for the next result, so reports go out from a thread of their own
@@ -26,36 +27,35 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from experiments.results import EpochMetrics
-from experiments.settings import TrainingSettings
-from searchsvc.run.reports import EpochReport, FinalReport, Node, Report, to_tune
+from searchsvc.run.protocol import Bundle, EpochReport, FinalReport, Report, to_tune
+from searchsvc.stores.records import Node
+from searchsvc.sweep.spec import SweepSpec
 
 
 @dataclass(frozen=True)
-class TrialJob:
-    """Everything a worker needs besides the trial index, shared by all trials of a sweep."""
+class WorkerSettings:
+    """Everything a worker needs besides its bundle, shared by all trials of a sweep."""
 
-    sweep_seed: int
-    params: dict[int, dict[str, object]]  # by trial index
-    training: TrainingSettings
-    metric: str
+    spec: SweepSpec
     threads: int
     device: str = "cpu"  # each bundle's own: cuda where Tune gave it a GPU share
-    max_retries: int = 2
     report_every_s: float = 10.0
 
 
-def run_bundle(config: dict[str, Any], *, data: Any, job: TrialJob) -> None:
+def run_bundle(config: dict[str, Any], *, data: Any, settings: WorkerSettings) -> None:
     """Tune's trainable: run the bundle's trials in order; each ends with one final report."""
     from ray import tune
 
-    indices = [int(k) for k in config["trial_indices"]]
-    job = replace(job, device="cuda" if float(config.get("gpus", 0)) > 0 else "cpu")
+    bundle = Bundle.from_tune(config)
+    settings = replace(settings, device="cuda" if bundle.gpus > 0 else "cpu")
     node = this_node()
     reporter = Reporter(lambda report: tune.report(to_tune(report)))
+    indices = bundle.trial_indices
     try:
         for position, k in enumerate(indices):
             following = indices[position + 1] if position + 1 < len(indices) else None
-            reporter(replace(run_trial(k, data, job, reporter, node), next_index=following))
+            trial_config = bundle.configs.get(k) or settings.spec.config(k)
+            reporter(replace(run_trial(k, trial_config, data, settings, reporter, node), next_index=following))
     finally:
         reporter.close()  # every result reaches Tune before the bundle ends, even when it ends in an error
 
@@ -106,7 +106,8 @@ class Reporter:
                     self._raised = e
 
 
-def run_trial(k: int, data: Any, job: TrialJob, report: Callable[[Report], None], node: Node) -> FinalReport:
+def run_trial(k: int, config: dict[str, object], data: Any, settings: WorkerSettings,
+              report: Callable[[Report], None], node: Node) -> FinalReport:
     """Train trial ``k`` (retrying code errors); return its final report. Epochs go to ``report`` on the way."""
     from experiments.hyperparams import LSTMConfig
     from experiments.trainable import train_trial
@@ -118,28 +119,29 @@ def run_trial(k: int, data: Any, job: TrialJob, report: Callable[[Report], None]
     def on_epoch(metrics: EpochMetrics) -> None:
         nonlocal last_report
         pending.append(metrics)
-        if time.monotonic() - last_report >= job.report_every_s:
+        if time.monotonic() - last_report >= settings.report_every_s:
             report(EpochReport(k, tuple(pending)))
             pending.clear()
             last_report = time.monotonic()
 
-    for attempt in range(1, job.max_retries + 2):
+    spec = settings.spec
+    for attempt in range(1, spec.max_retries + 2):
         pending.clear()
         try:
             result = train_trial(
-                LSTMConfig.from_params(job.params[k]),
+                LSTMConfig.from_params(config),
                 data,
-                job.training,
-                job.metric,
-                trial_seed(job.sweep_seed, k),
-                threads=job.threads,
-                device=job.device,
+                spec.training,
+                spec.metric,
+                trial_seed(spec.seed, k),
+                threads=settings.threads,
+                device=settings.device,
                 on_epoch=on_epoch,
             )
         except Exception as e:
             if is_infra_failure(e):
                 raise  # the bundle fails; the scheduler re-queues its unfinished trials
-            if attempt > job.max_retries:
+            if attempt > spec.max_retries:
                 return FinalReport(k, attempt, tuple(pending), None, traceback.format_exc(), node)
         else:
             return FinalReport(k, attempt, tuple(pending), result, None, node)

@@ -2,12 +2,14 @@
 
 * :class:`LedgerWriter` saves trial rows, the system of record. A round writes the latest row of every
   trial that changed, in one transaction, ``GROUP_S`` after the first change: a short trial's end and
-  its MLflow run id, and a burst of trials, cost one transaction. A row whose write failed is written again with the next round;
-  what is still unwritten at the end is reported as lost.
-* :class:`DashboardWriter` performs MLflow writes in order, best effort. When one fails, MLflow is taken
-  for down: the writes that follow are skipped at once (never waited out), their trials are noted as
-  missing, and every ``PROBE_S`` the store is asked whether it is back; once it is, each missing trial
-  that has ended is written whole from its record (``backfill``).
+  its MLflow run id, and a burst of trials, cost one transaction. A row whose write failed is written
+  again with the next round; what is still unwritten at the end is reported as lost. A write refused
+  because the driver lost its lease ends the writer's writes for good (``lease_lost``).
+* :class:`TrackingWriter` performs MLflow writes in order, best effort, each only while ``allowed()``
+  (the driver still holds its lease). When one fails, MLflow is taken for down: the writes that follow
+  are skipped at once (never waited out), their trials are noted as missing, and every ``PROBE_S`` the
+  store is asked whether it is back; once it is, each missing trial that has ended is written whole
+  from its record (``backfill``).
 
 Neither raises into the sweep: a failure is logged once and counted.
 """
@@ -21,6 +23,8 @@ import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from searchsvc.stores.lease import LeaseLost
+
 log = logging.getLogger(__name__)
 Item = TypeVar("Item")
 
@@ -30,7 +34,7 @@ GROUP_S = 0.25
 PROBE_S = 15.0
 
 
-class _Worker(Generic[Item]):
+class _WriterThread(Generic[Item]):
     """A daemon thread that takes what is queued, all of it at once, until closed."""
 
     def __init__(self, name: str) -> None:
@@ -75,14 +79,15 @@ class _Worker(Generic[Item]):
         raise NotImplementedError
 
 
-class LedgerWriter(_Worker[tuple[int, Callable[[], object]]]):
+class LedgerWriter(_WriterThread[tuple[int, Callable[[], object]]]):
     """Saves rows through ``save(rows)``; ``changed(key, row)`` queues a row, ``row()`` read at write time."""
 
-    def __init__(self, save: Callable[[list[object]], None]) -> None:
-        self._save = save
+    def __init__(self, save: Callable[[list[object]], None], on_lease_lost: Callable[[LeaseLost], None]) -> None:
+        self._save, self._on_lease_lost = save, on_lease_lost
         self._unsaved: dict[int, Callable[[], object]] = {}
         self.failures = 0
         self.error: str | None = None  # the first failure
+        self.lease_lost: LeaseLost | None = None
         super().__init__("searchsvc-ledger")
 
     def changed(self, key: int, row: Callable[[], object]) -> None:
@@ -98,10 +103,13 @@ class LedgerWriter(_Worker[tuple[int, Callable[[], object]]]):
 
     def _handle(self, items: list[tuple[int, Callable[[], object]]], closing: bool) -> None:
         self._unsaved.update(items)
-        if not self._unsaved:
+        if not self._unsaved or self.lease_lost:
             return
         try:
             self._save([row() for row in self._unsaved.values()])
+        except LeaseLost as e:  # another driver owns the sweep: nothing of this one's is written any more
+            self.lease_lost = e
+            self._on_lease_lost(e)
         except Exception as e:  # noqa: BLE001 - the rows are tried again with the next round
             self.failures += 1
             if self.error is None:
@@ -111,12 +119,12 @@ class LedgerWriter(_Worker[tuple[int, Callable[[], object]]]):
             self._unsaved.clear()
 
 
-class DashboardWriter(_Worker[tuple[int, Callable[[], None], bool]]):
+class TrackingWriter(_WriterThread[tuple[int, Callable[[], None], bool]]):
     """MLflow writes of trials in order: ``submit(key, write, final)``. ``backfill(key)`` writes a trial whose
     run MLflow missed, whole, from its record: when its final write comes, or once MLflow answers again."""
 
-    def __init__(self, ping: Callable[[], None], backfill: Callable[[int], None]) -> None:
-        self._ping, self._backfill = ping, backfill
+    def __init__(self, ping: Callable[[], None], backfill: Callable[[int], None], allowed: Callable[[], bool]) -> None:
+        self._ping, self._backfill, self._allowed = ping, backfill, allowed
         self.missing: set[int] = set()  # trials whose run MLflow does not have in full
         self._ended: set[int] = set()  # trials whose final write came
         self._down_since: float | None = None
@@ -132,6 +140,9 @@ class DashboardWriter(_Worker[tuple[int, Callable[[], None], bool]]):
         return self._down_since is not None
 
     def _handle(self, items: list[tuple[int, Callable[[], None], bool]], closing: bool) -> None:
+        if not self._allowed():  # not (or no longer surely) the sweep's owner: noted, for its owner to backfill
+            self.missing.update(key for key, _, _ in items)
+            return
         if self.down:
             self._probe(force=closing)
         for key, write, final in items:

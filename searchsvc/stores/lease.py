@@ -1,75 +1,127 @@
-"""Whether a sweep's driver is alive, and how to ask it to stop, from any machine that reaches the ledger.
+"""Who owns a sweep: a lease in the ledger, one holder at a time, judged by the database's clock only.
 
-A driver records itself as ``host:pid`` and proves it is alive by a heartbeat in the ledger, every
-``HEARTBEAT_S`` (as Optuna's RDB storage does for trials); it is taken for dead once its heartbeat is
-``STALE_S`` old. On the driver's own host the process table answers at once (a dead pid, or a zombie).
-So a driver that died anywhere (``kill -9``, a lost container) is noticed, and its sweep reconciled
-(:mod:`searchsvc.stores.reconcile`) and resumed from any machine.
+A driver owns the sweep it runs by a lease in the sweep's row: a token of its own and an expiry. It takes
+the lease by compare-and-set (the sweep is free, or its lease has expired), renews it every
+``seconds / 9`` from its heartbeat thread, and ends it with the sweep's status. Each of its ledger writes
+renews the lease in the same transaction and fails unless the lease is still its own, so a driver that
+lost its lease cannot overwrite its successor's rows (fencing); it learns at its next write or renewal
+(:class:`LeaseLost`), stops its trials and exits 1. Before an MLflow write it makes sure its lease was
+confirmed within the last third of its length (:meth:`Lease.fresh`), renewing it first if not, so a
+driver woken after a long stop writes nothing there either.
 
-``cancel`` writes a request into the ledger, which the driver's heartbeat thread reads every second;
-the driver then stops as on Ctrl-C: unfinished trials ``cancelled``, runs KILLED, the sweep resumable.
-A sweep submitted through the Jobs API is also stopped there (SIGTERM, handled the same way).
+Expiry is judged in SQL, on the database's clock, never on a host name, a pid or a local clock: a sweep
+whose lease has expired is ``interrupted`` on every machine alike, and ``resume`` takes it over. This is
+Optuna's heartbeat (a timestamp of the database, compared in SQL) rather than a Kubernetes ``Lease``,
+whose candidates time an unchanged record on their own clocks: with the database's clock any command
+answers at once whether a sweep runs, where a Kubernetes-style candidate must watch it for a whole lease.
+
+``cancel`` is a request in the sweep's row addressed to the lease's holder; the holder reads it within
+``CANCEL_POLL_S`` and stops, and a request that comes while its records close still ends the sweep
+``cancelled``. A later owner never sees a request that was addressed to another.
+
+The lease lasts ``$SEARCHSVC_LEASE_S`` seconds (default 45).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from searchsvc.stores.ledger import Ledger, SweepRecord, now
-from searchsvc.status import SweepStatus
+from searchsvc.errors import SearchSvcError, UsageError
 
-#: seconds between a driver's heartbeats, and the age at which a heartbeat means a dead driver
-HEARTBEAT_S = 5.0
-STALE_S = 45.0
-#: seconds between a driver's looks for a cancel request
+if TYPE_CHECKING:
+    from searchsvc.stores.ledger import Ledger, SweepRecord
+
+#: the lease's length unless $SEARCHSVC_LEASE_S says otherwise
+DEFAULT_LEASE_S = 45.0
+#: seconds between the holder's looks for a cancel request
 CANCEL_POLL_S = 1.0
 
 
-def this_driver() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def driver_alive(sweep: SweepRecord) -> bool:
-    """Whether the sweep's driver still runs: its process, on this host; its heartbeat, from anywhere."""
-    if sweep.status != SweepStatus.RUNNING or not sweep.driver:
-        return False
-    host, _, pid = sweep.driver.rpartition(":")
-    if host == socket.gethostname():
-        return _process_runs(int(pid))
-    if sweep.heartbeat_at is None:
-        return False
-    return (now() - sweep.heartbeat_at).total_seconds() < STALE_S
-
-
-def _process_runs(pid: int) -> bool:
+def lease_seconds() -> float:
+    raw = os.environ.get("SEARCHSVC_LEASE_S")
+    if raw is None:
+        return DEFAULT_LEASE_S
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not 3 <= seconds <= 86400:
+        raise UsageError(f"$SEARCHSVC_LEASE_S: expected seconds from 3 to 86400, got {raw!r}; unset it for "
+                         f"{DEFAULT_LEASE_S:g}")
+    return seconds
+
+
+class Lease:
+    """This driver's lease on one sweep: its token, who it is for people (host:pid), and its length."""
+
+    def __init__(self, sweep_id: str, seconds: float | None = None) -> None:
+        self.sweep_id = sweep_id
+        self.token = secrets.token_hex(8)
+        self.holder = f"{socket.gethostname()}:{os.getpid()}"
+        self.seconds = seconds if seconds is not None else lease_seconds()
+        self._confirmed = time.monotonic()
+
+    def __repr__(self) -> str:
+        return f"Lease({self.sweep_id!r}, holder={self.holder!r})"
+
+    @property
+    def renew_every(self) -> float:
+        return self.seconds / 9
+
+    def renewed(self) -> None:
+        """The ledger confirmed the lease (called by the ledger inside each renewal)."""
+        self._confirmed = time.monotonic()
+
+    def fresh(self) -> bool:
+        """Confirmed within the last third of its length, by this process's monotonic clock: it surely holds
+        for a while yet (used only to decide whether to renew before acting, never to judge another)."""
+        return time.monotonic() - self._confirmed < self.seconds / 3
+
+
+def _ends(sweep: SweepRecord) -> str:
+    left = sweep.lease_left_s
+    return "" if left is None else f", whose lease ends in {max(left, 0):.0f} s unless it renews it"
+
+
+class Owned(UsageError):
+    """The sweep's lease is live: another driver runs it (exit 2)."""
+
+    def __init__(self, sweep: SweepRecord) -> None:
+        self.sweep = sweep
+        super().__init__(f"sweep {sweep.sweep_id} is running: its driver {sweep.driver} owns it{_ends(sweep)}; "
+                         f"wait for it (`searchsvc status {sweep.sweep_id} --watch`) or stop it "
+                         f"(`searchsvc cancel {sweep.sweep_id}`), then resume")
+
+
+class LeaseLost(SearchSvcError):
+    """This driver's lease was taken over (it stopped renewing it for longer than the lease lasts)."""
+
+    def __init__(self, sweep: SweepRecord) -> None:
+        self.sweep = sweep
+        now = f"driver {sweep.driver} owns it now" if sweep.leased else f"it is {sweep.status} now"
+        super().__init__(f"sweep {sweep.sweep_id}: this driver lost its lease (it did not renew it in time) and {now}; "
+                         "it stopped its trials and recorded nothing more")
 
 
 class Heartbeat:
-    """The driver's heartbeat thread: beats every HEARTBEAT_S and calls ``on_cancel`` once a cancel request
-    is in the ledger. A failed beat is tried again at the next one (the ledger reconnects on its own)."""
+    """The holder's heartbeat thread: renews the lease every ``lease.renew_every`` seconds and looks for a cancel
+    request every CANCEL_POLL_S; calls ``on_cancel`` once one is there, and ``on_lost`` once the lease is lost.
+    A renewal that fails for another reason is tried again at the next beat (the ledger reconnects itself)."""
 
-    def __init__(self, ledger: Ledger, sweep_id: str, on_cancel: Callable[[], None]) -> None:
-        self._ledger, self._sweep_id, self._on_cancel = ledger, sweep_id, on_cancel
+    def __init__(self, ledger: Ledger, lease: Lease, on_cancel: Callable[[], None],
+                 on_lost: Callable[[LeaseLost], None]) -> None:
+        self._ledger, self._lease = ledger, lease
+        self._on_cancel, self._on_lost = on_cancel, on_lost
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="searchsvc-heartbeat", daemon=True)
 
     def __enter__(self) -> Heartbeat:
-        self._ledger.update_sweep(self._sweep_id, heartbeat_at=now(), cancel_requested_at=None)
         self._thread.start()
         return self
 
@@ -78,18 +130,18 @@ class Heartbeat:
         self._thread.join()
 
     def _run(self) -> None:
-        last_beat = time.monotonic()
-        while not self._stop.wait(CANCEL_POLL_S):
+        last_renewal = time.monotonic()
+        while not self._stop.wait(min(CANCEL_POLL_S, self._lease.renew_every)):
             try:
-                if self._ledger.sweep(self._sweep_id).cancel_requested_at is not None:
+                if time.monotonic() - last_renewal >= self._lease.renew_every:
+                    cancel = self._ledger.renew(self._lease)
+                    last_renewal = time.monotonic()
+                else:
+                    cancel = self._ledger.sweep(self._lease.sweep_id).cancel_requested
+                if cancel:
                     self._on_cancel()
-                if time.monotonic() - last_beat >= HEARTBEAT_S:
-                    self._ledger.update_sweep(self._sweep_id, heartbeat_at=now())
-                    last_beat = time.monotonic()
+            except LeaseLost as lost:
+                self._on_lost(lost)
+                return
             except Exception:  # noqa: BLE001 - a missed beat; the next one tries again
                 continue
-
-
-def request_cancel(ledger: Ledger, sweep: SweepRecord) -> None:
-    """Ask the sweep's driver to stop (it reads the request within CANCEL_POLL_S)."""
-    ledger.update_sweep(sweep.sweep_id, cancel_requested_at=now())

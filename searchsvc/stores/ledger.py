@@ -1,10 +1,20 @@
 """The ledger: the system of record for sweeps and trials (SQLAlchemy Core; SQLite or PostgreSQL).
 
-MLflow is the dashboard; the ledger is what resume, status and the analysis read. Trial writes are
-upserts on ``(sweep_id, trial_index)``, so writing the same trial twice never makes two rows.
+MLflow is the dashboard; the ledger is what resume, status and the analysis read. Rows come back as typed
+records (:class:`SweepRecord` with its :class:`~searchsvc.sweep.spec.SweepSpec`, :class:`TrialRecord` with
+its status and result). A trial's row is written when it first starts: the configs of trials not yet
+started are a pure function of the spec, and count as pending.
 
-``get_ledger(None | URL | Ledger)`` is the one factory: ``None`` → the SQLite file under the
-searchsvc home, a URL → that database (``sqlite:///…``, ``postgresql://…``), a ``Ledger`` → itself.
+Who owns a sweep is a lease in its row (:mod:`searchsvc.stores.lease`): an owner's token and an expiry,
+taken by compare-and-set, renewed by the heartbeat and judged by the database's clock only. Every write of
+a driver carries its :class:`~searchsvc.stores.lease.Lease`, in the same transaction as a renewal that
+fails unless the lease is still that driver's: a driver that lost its lease writes nothing
+(:class:`~searchsvc.stores.lease.LeaseLost`). The database's clock is PostgreSQL's ``now()``; a SQLite
+file has no server, so its clock is the time the kernel stamps on a write to a file beside it
+(:class:`FileClock`), which every process that uses the database reads alike.
+
+``get_ledger(None | URL | Ledger)`` is the one factory: ``None`` → the SQLite file under the searchsvc
+home, a URL → that database (``sqlite:///…``, ``postgresql://…``), a ``Ledger`` → itself.
 """
 
 from __future__ import annotations
@@ -12,10 +22,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import os
 import time
 import typing
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,24 +34,26 @@ import sqlalchemy as sa
 
 from experiments.results import EpochMetrics, TrialResult
 from searchsvc.errors import NotFoundError, SearchSvcError, UsageError
-from searchsvc.run.reports import Node
 from searchsvc.status import SweepStatus, TrialStatus
+from searchsvc.stores.lease import Lease, LeaseLost, Owned
+from searchsvc.stores.records import Node, SweepRecord, TrialRecord, best_trial, now
+from searchsvc.stores.locations import CONNECT_TIMEOUT_S, LedgerLocation
+from searchsvc.sweep.spec import SweepSpec
+
+log = logging.getLogger(__name__)
+
 
 def _result_types(names: tuple[str, ...]) -> dict[str, type]:
     """The Python type of each named TrialResult field (``X | None`` → ``X``)."""
     hints = typing.get_type_hints(TrialResult)
-    out = {}
-    for name in names:
-        kinds = [k for k in typing.get_args(hints[name]) or (hints[name],) if k is not type(None)]
-        out[name] = kinds[0]
-    return out
+    return {name: [k for k in typing.get_args(hints[name]) or (hints[name],) if k is not type(None)][0]
+            for name in names}
 
 
 def _column_type(kind: type) -> sa.types.TypeEngine:
     return {bool: sa.Boolean(), int: sa.BigInteger(), float: sa.Float(), str: sa.Text()}[kind]
 
 
-log = logging.getLogger(__name__)
 _meta = sa.MetaData()
 
 sweeps_table = sa.Table(
@@ -53,13 +66,15 @@ sweeps_table = sa.Table(
     sa.Column("metric", sa.String(32), nullable=False),
     sa.Column("mode", sa.String(8), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),  # a SweepStatus
-    sa.Column("driver", sa.String(300)),  # "host:pid" of the process running it
+    sa.Column("driver", sa.String(300)),  # who holds (or last held) the lease, for people: "host:pid"
+    sa.Column("owner", sa.String(64)),  # the lease holder's token (searchsvc.stores.lease); NULL: free
+    sa.Column("lease_until", sa.Float),  # the lease's expiry, in seconds on the database's clock
+    sa.Column("cancel_for", sa.String(64)),  # `searchsvc cancel` asked the holder of this token to stop
     sa.Column("mlflow_run_id", sa.String(64)),
     sa.Column("tracking_uri", sa.Text),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
-    sa.Column("heartbeat_at", sa.DateTime(timezone=True)),  # the driver's last sign of life (searchsvc.stores.lease)
-    sa.Column("cancel_requested_at", sa.DateTime(timezone=True)),  # `searchsvc cancel` asked the driver to stop
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True)),  # the lease's last renewal, on the database's clock
     sa.Column("job_id", sa.String(128)),  # the Ray job that runs the driver, when submitted with --cluster
     sa.Column("cluster", sa.Text),  # the Ray Jobs API address it was submitted to
 )
@@ -86,81 +101,31 @@ trials_table = sa.Table(
 )
 
 
-@dataclass(frozen=True)
-class SweepRecord:
-    sweep_id: str
-    name: str
-    spec: dict[str, Any]
-    trials: int
-    metric: str
-    mode: str
-    status: SweepStatus
-    created_at: dt.datetime
-    mlflow_run_id: str | None = None
-    tracking_uri: str | None = None
-    finished_at: dt.datetime | None = None
-    driver: str | None = None
-    heartbeat_at: dt.datetime | None = None
-    cancel_requested_at: dt.datetime | None = None
-    job_id: str | None = None
-    cluster: str | None = None
-
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """One trial as the ledger holds it. ``result`` is what training returned (ok and diverged trials)."""
-
-    sweep_id: str
-    trial_index: int
-    config: dict[str, Any]
-    status: TrialStatus
-    attempts: int = 0
-    result: TrialResult | None = None
-    epoch_metrics: tuple[EpochMetrics, ...] = ()
-    message: str | None = None  # why it diverged, the traceback of an error, why it was re-queued
-    node: Node | None = None
-    mlflow_run_id: str | None = None
-    started_at: dt.datetime | None = None
-    finished_at: dt.datetime | None = None
-
-    @property
-    def val_score(self) -> float | None:
-        return self.result.val_score if self.result else None
-
-    @property
-    def test_score(self) -> float | None:
-        return self.result.test_score if self.result else None
-
-
-def best_trial(trials: list[TrialRecord], mode: str) -> TrialRecord | None:
-    """The ok trial with the best validation score (``mode`` max or min); the lowest index among ties."""
-    scored = [t for t in trials if TrialStatus(t.status).scored and t.val_score is not None]
-    sign = 1 if mode == "max" else -1
-    return max(scored, key=lambda t: (sign * t.val_score, -t.trial_index)) if scored else None
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
 class Ledger:
     """Sweeps and trials in one SQL database. Safe to call from several threads.
 
     A write or read that loses its connection (a database restart or failover, an idle connection cut)
-    is retried on a new one for up to ``RECONNECT_SECONDS``; trial writes are upserts, so a retried
-    write never makes a second row. Any other database error (a refused write, say) is raised at once.
+    is retried on a new one for up to ``RECONNECT_SECONDS``; trial writes are upserts, and lease writes
+    compare-and-set on the holder's token, so a retried write never makes a second row. Any other
+    database error (a refused write, say) is raised at once.
+
+    ``create=False`` (the read commands): a ledger that does not exist yet is not created; it reads as empty.
     """
 
-    def __init__(self, url: str) -> None:
-        self.url = _with_driver(url)
-        self._engine = _engine(self.url)
+    def __init__(self, url: str | LedgerLocation, create: bool = True) -> None:
+        self.location = url if isinstance(url, LedgerLocation) else LedgerLocation.parse(url)
+        self.url = self.location.url
+        self.exists = create or self.location.present()
+        self._engine = _engine(self.location, create)
+        if not self.exists:
+            return
         try:
-            _meta.create_all(self._engine)
-            _add_missing_columns(self._engine)
+            _create_schema(self._engine, create)
         except sa.exc.OperationalError as e:
             raise SearchSvcError(f"ledger: cannot open {self!r}: {str(e.orig).strip()}; check that the database "
                                  "server runs and that the URL's host, port, user and database are right "
                                  "(--ledger or $SEARCHSVC_LEDGER)") from e
+        self.exists = sa.inspect(self._engine).has_table("sweeps")
 
     def __repr__(self) -> str:
         return f"Ledger({self.display_url!r})"
@@ -168,34 +133,89 @@ class Ledger:
     @property
     def display_url(self) -> str:
         """The URL with its password hidden, to print."""
-        return self._engine.url.render_as_string(hide_password=True)
+        return self.location.display
 
-    # -- sweeps
-    def create_sweep(self, sweep: SweepRecord) -> None:
-        self._write(sweeps_table.insert().values(**dataclasses.asdict(sweep)))
+    # -- a sweep's life: created with its lease, taken over, renewed, released, expired, cancelled
+    def create_sweep(self, sweep_id: str, spec: SweepSpec, lease: Lease, *, mlflow_run_id: str | None = None,
+                     tracking_uri: str | None = None, job_id: str | None = None, cluster: str | None = None) -> None:
+        """A new sweep's row, owned by ``lease`` (its trials' rows come as they start)."""
+        clock = self._clock()
+        self._write(lambda db: db.execute(sweeps_table.insert().values(
+            sweep_id=sweep_id, name=spec.name, spec=spec.model_dump(mode="json"), trials=spec.trials,
+            metric=spec.metric, mode=spec.mode, status=SweepStatus.RUNNING, driver=lease.holder, owner=lease.token,
+            lease_until=clock + lease.seconds, heartbeat_at=self._clock_time(), mlflow_run_id=mlflow_run_id,
+            tracking_uri=tracking_uri, created_at=now(), job_id=job_id, cluster=cluster)))
 
-    def update_sweep(self, sweep_id: str, **values: Any) -> None:
-        self._write(sweeps_table.update().where(sweeps_table.c.sweep_id == sweep_id).values(**values))
+    def take(self, sweep_id: str, lease: Lease, *, job_id: str | None = None, cluster: str | None = None) -> SweepRecord:
+        """Own the sweep, if its lease is free or expired (compare-and-set): it is running again, and what its
+        last driver left running goes back to pending. Else raise :class:`Owned` (exit 2) naming the holder."""
+        c, clock = sweeps_table.c, self._clock()
 
-    def sweeps(self) -> list[SweepRecord]:
-        rows = self._read(sweeps_table.select().order_by(sweeps_table.c.created_at))
-        return [_sweep_record(row) for row in rows]
+        def run(db: sa.Connection) -> bool:
+            taken = db.execute(sweeps_table.update().where(
+                c.sweep_id == sweep_id, sa.or_(self._free(), c.owner == lease.token)).values(
+                owner=lease.token, driver=lease.holder, lease_until=clock + lease.seconds, cancel_for=None,
+                heartbeat_at=self._clock_time(), status=SweepStatus.RUNNING, finished_at=None,
+                **({"job_id": job_id, "cluster": cluster} if job_id else {}))).rowcount == 1
+            if taken:
+                _requeue_running(db, sweep_id)
+            return taken
 
-    def sweep(self, sweep_id: str) -> SweepRecord:
-        """The sweep with this id, or the only one whose id starts with it."""
+        if not self._write(run):
+            raise Owned(self.sweep(sweep_id))
+        return self.sweep(sweep_id)
+
+    def renew(self, lease: Lease) -> bool:
+        """Extend the lease by its length; whether a cancel request waits for it. Raises LeaseLost."""
+        return self._write(lambda db: self._renew(db, lease))
+
+    def release(self, lease: Lease, status: SweepStatus) -> SweepStatus:
+        """End the lease with the sweep's status: ``cancelled`` instead of ``completed`` if a cancel request came
+        meanwhile (a cancel that was accepted always stops the sweep). Returns the status recorded."""
         c = sweeps_table.c
-        rows = self._read(sweeps_table.select().where(c.sweep_id == sweep_id))
-        if not rows:
-            like = sweep_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            rows = self._read(sweeps_table.select().where(c.sweep_id.like(like, escape="\\")))
-        if len(rows) != 1:
-            why = "matches several sweeps" if rows else "is not in the ledger"
-            raise NotFoundError(f"sweep {sweep_id!r} {why} ({self}); `searchsvc list` shows the sweeps")
-        return _sweep_record(rows[0])
+        ended = (sa.case((c.cancel_for == lease.token, SweepStatus.CANCELLED.value), else_=status.value)
+                 if status == SweepStatus.COMPLETED else status.value)
 
-    # -- trials
-    def upsert_trials(self, trials: list[TrialRecord]) -> None:
-        """Insert or replace trials by (sweep_id, trial_index), in one transaction."""
+        def run(db: sa.Connection) -> str | None:
+            released = db.execute(sweeps_table.update().where(c.sweep_id == lease.sweep_id, c.owner == lease.token)
+                                  .values(status=ended, owner=None, lease_until=None, cancel_for=None,
+                                          finished_at=now())).rowcount == 1
+            return db.execute(sa.select(c.status).where(c.sweep_id == lease.sweep_id)).scalar() if released else None
+
+        recorded = self._write(run)
+        if recorded is None:
+            raise LeaseLost(self.sweep(lease.sweep_id))
+        return SweepStatus(recorded)
+
+    def expire(self, sweep_id: str) -> SweepRecord:
+        """The sweep as it stands; a ``running`` sweep whose lease has expired (its driver stopped renewing it,
+        wherever it ran) is first made ``interrupted``, its running trials pending: the one write a read
+        command makes."""
+        sweep = self.sweep(sweep_id)
+        if sweep.status != SweepStatus.RUNNING or sweep.leased:
+            return sweep
+        c = sweeps_table.c
+
+        def run(db: sa.Connection) -> None:
+            if db.execute(sweeps_table.update().where(c.sweep_id == sweep.sweep_id, c.status == SweepStatus.RUNNING,
+                                                      self._free())
+                          .values(status=SweepStatus.INTERRUPTED, owner=None, lease_until=None,
+                                  cancel_for=None)).rowcount:
+                _requeue_running(db, sweep.sweep_id)
+
+        self._write(run)
+        return self.sweep(sweep.sweep_id)
+
+    def request_cancel(self, sweep_id: str) -> bool:
+        """Ask the holder of the sweep's live lease to stop; whether there was one to ask."""
+        c = sweeps_table.c
+        return self._write(lambda db: db.execute(sweeps_table.update().where(
+            c.sweep_id == sweep_id, c.status == SweepStatus.RUNNING, c.owner.is_not(None),
+            c.lease_until > self._clock()).values(cancel_for=c.owner)).rowcount == 1)
+
+    # -- a driver's writes, each fenced by its lease
+    def upsert_trials(self, trials: Sequence[TrialRecord], lease: Lease) -> None:
+        """Insert or replace trials by (sweep_id, trial_index), in one transaction, if ``lease`` still holds."""
         if not trials:
             return
         insert = _dialect_insert(self._engine)(trials_table)
@@ -204,28 +224,119 @@ class Ledger:
             index_elements=list(keys),
             set_={c.name: insert.excluded[c.name] for c in trials_table.columns if c.name not in keys},
         )
-        self._write(statement, [_trial_row(t) for t in trials])
+        rows = [_trial_row(t) for t in trials]
 
-    def trials(self, sweep_id: str) -> list[TrialRecord]:
+        def run(db: sa.Connection) -> None:
+            self._renew(db, lease)
+            db.execute(statement, rows)
+
+        self._write(run)
+
+    def grow(self, lease: Lease, spec: SweepSpec) -> None:
+        """The sweep now has ``spec.trials`` trials (extend)."""
+        self._update_sweep(lease, spec=spec.model_dump(mode="json"), trials=spec.trials)
+
+    # -- reads
+    def sweeps(self) -> list[SweepRecord]:
+        if not self.exists:
+            return []
+        return [self._sweep_record(row) for row in self._read(self._sweep_select().order_by(
+            sweeps_table.c.created_at))]
+
+    def sweep(self, sweep_id: str) -> SweepRecord:
+        """The sweep with this id, or the only one whose id starts with it."""
+        c = sweeps_table.c
+        rows = self._read(self._sweep_select().where(c.sweep_id == sweep_id)) if self.exists else []
+        if not rows and self.exists:
+            like = sweep_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            rows = self._read(self._sweep_select().where(c.sweep_id.like(like, escape="\\")))
+        if len(rows) != 1:
+            why = "matches several sweeps" if rows else "is not in the ledger"
+            raise NotFoundError(f"sweep {sweep_id!r} {why} ({self}); `searchsvc list` shows the sweeps")
+        return self._sweep_record(rows[0])
+
+    def trials(self, sweep_id: str, indices: Sequence[int] | None = None) -> list[TrialRecord]:
+        """The recorded trials of a sweep (those that started), by index; only ``indices`` if given."""
         query = trials_table.select().where(trials_table.c.sweep_id == sweep_id)
+        if indices is not None:
+            query = query.where(trials_table.c.trial_index.in_(list(indices)))
         return [_trial_record(row) for row in self._read(query.order_by(trials_table.c.trial_index))]
 
-    def status_counts(self, sweep_id: str) -> Counter[str]:
+    def unfinished(self, sweep: SweepRecord) -> list[int]:
+        """The indices a resume runs: every trial without a final result (pending, running, infra, cancelled,
+        and those that never started), in order."""
         c = trials_table.c
-        rows = self._read(sa.select(c.status, sa.func.count()).where(c.sweep_id == sweep_id).group_by(c.status),
-                          mappings=False)
-        return Counter({status: n for status, n in rows})
+        final = [s.value for s in TrialStatus if s.final]
+        done = {k for (k,) in self._read(sa.select(c.trial_index).where(c.sweep_id == sweep.sweep_id,
+                                                                      c.status.in_(final)), mappings=False)}
+        return [k for k in range(sweep.trials) if k not in done]
+
+    def status_counts(self, sweep: SweepRecord) -> Counter[str]:
+        """Trials by status; trials that never started count as pending."""
+        c = trials_table.c
+        rows = self._read(sa.select(c.status, sa.func.count()).where(c.sweep_id == sweep.sweep_id)
+                          .group_by(c.status), mappings=False)
+        counts = Counter({TrialStatus(status): n for status, n in rows})
+        if (unstarted := sweep.trials - sum(counts.values())) > 0:
+            counts[TrialStatus.PENDING] += unstarted
+        return counts
 
     def close(self) -> None:
         self._engine.dispose()
 
-    # -- one place that talks to the database, retrying on a lost connection
-    def _write(self, statement: Any, rows: list[dict[str, Any]] | None = None) -> None:
-        def run() -> None:
-            with self._engine.begin() as db:
-                db.execute(statement, rows) if rows is not None else db.execute(statement)
+    # -- the lease in SQL
+    def _clock(self) -> Any:
+        """Now, in seconds, on the database's clock, as SQL."""
+        if self._engine.dialect.name == "postgresql":
+            return sa.cast(sa.func.extract("epoch", sa.func.now()), sa.Float)
+        return sa.func.searchsvc_clock()
 
-        _reconnecting(run, self)
+    def _clock_time(self) -> Any:
+        """Now, as a timestamp of the database's clock, as SQL."""
+        return sa.func.now() if self._engine.dialect.name == "postgresql" else sa.func.searchsvc_now()
+
+    def _free(self) -> Any:
+        c = sweeps_table.c
+        return sa.or_(c.owner.is_(None), c.lease_until.is_(None), c.lease_until <= self._clock())
+
+    def _renew(self, db: sa.Connection, lease: Lease) -> bool:
+        c = sweeps_table.c
+        renewed = db.execute(sweeps_table.update().where(c.sweep_id == lease.sweep_id, c.owner == lease.token)
+                             .values(lease_until=self._clock() + lease.seconds, heartbeat_at=self._clock_time()))
+        if renewed.rowcount != 1:
+            raise LeaseLost(self.sweep(lease.sweep_id))
+        lease.renewed()
+        return db.execute(sa.select(c.cancel_for).where(c.sweep_id == lease.sweep_id)).scalar() == lease.token
+
+    def _update_sweep(self, lease: Lease, **values: Any) -> None:
+        def run(db: sa.Connection) -> None:
+            self._renew(db, lease)
+            db.execute(sweeps_table.update().where(sweeps_table.c.sweep_id == lease.sweep_id).values(**values))
+
+        self._write(run)
+
+    def _sweep_select(self) -> Any:
+        c = sweeps_table.c
+        return sa.select(*(col for col in sweeps_table.columns if col.name not in ("owner", "lease_until", "cancel_for")),
+                         (c.lease_until - self._clock()).label("lease_left_s"),
+                         (c.cancel_for.is_not(None) & (c.cancel_for == c.owner)).label("cancel_requested"))
+
+    def _sweep_record(self, row: Any) -> SweepRecord:
+        values = _aware(row)
+        return SweepRecord(
+            sweep_id=values["sweep_id"], spec=SweepSpec.model_validate(values["spec"]), status=values["status"],
+            created_at=values["created_at"], mlflow_run_id=values["mlflow_run_id"],
+            tracking_uri=values["tracking_uri"], finished_at=values["finished_at"], driver=values["driver"],
+            heartbeat_at=values["heartbeat_at"], lease_left_s=values["lease_left_s"],
+            cancel_requested=bool(values["cancel_requested"]), job_id=values["job_id"], cluster=values["cluster"])
+
+    # -- one place that talks to the database, retrying on a lost connection
+    def _write(self, work: Callable[[sa.Connection], Any]) -> Any:
+        def run() -> Any:
+            with self._engine.begin() as db:
+                return work(db)
+
+        return _reconnecting(run, self)
 
     def _read(self, query: Any, mappings: bool = True) -> list[Any]:
         def run() -> list[Any]:
@@ -234,6 +345,13 @@ class Ledger:
                 return list(result.mappings() if mappings else result)
 
         return _reconnecting(run, self)
+
+
+def _requeue_running(db: sa.Connection, sweep_id: str) -> None:
+    """The trials a driver left running go back to pending (their rows keep their config and MLflow run)."""
+    c = trials_table.c
+    db.execute(trials_table.update().where(c.sweep_id == sweep_id, c.status == TrialStatus.RUNNING).values(
+        status=TrialStatus.PENDING, message="interrupted: the driver stopped while it ran"))
 
 
 #: how long a ledger call keeps retrying after it lost its connection
@@ -257,7 +375,7 @@ def _reconnecting(call: Any, ledger: Ledger) -> Any:
 
 def _trial_row(t: TrialRecord) -> dict[str, Any]:
     result = dataclasses.asdict(t.result) if t.result else {}
-    return {"sweep_id": t.sweep_id, "trial_index": t.trial_index, "config": t.config, "status": str(t.status),
+    return {"sweep_id": t.sweep_id, "trial_index": t.trial_index, "config": t.config, "status": t.status.value,
             "attempts": t.attempts, **{name: result.get(name) for name in RESULT_FIELDS},
             "epoch_metrics": [dataclasses.asdict(e) for e in t.epoch_metrics], "message": t.message,
             "node_id": t.node.node_id if t.node else None, "host": t.node.host if t.node else None,
@@ -268,83 +386,87 @@ def _trial_record(row: Any) -> TrialRecord:
     row = _aware(row)
     status = TrialStatus(row["status"])
     result = None
-    if status in (TrialStatus.OK, TrialStatus.DIVERGED) and row["epochs"] is not None:
+    if status.usable and row["epochs"] is not None:
         result = TrialResult(status=status.value, message=row["message"], **{n: row[n] for n in RESULT_FIELDS})
-    return TrialRecord(row["sweep_id"], row["trial_index"], row["config"], status, row["attempts"], result,
-                       tuple(EpochMetrics(**e) for e in row["epoch_metrics"] or ()), row["message"],
-                       Node(row["node_id"], row["host"]) if row["host"] else None, row["mlflow_run_id"],
-                       row["started_at"], row["finished_at"])
+    return TrialRecord(
+        sweep_id=row["sweep_id"], trial_index=row["trial_index"], config=row["config"], status=status,
+        attempts=row["attempts"], result=result, epoch_metrics=tuple(EpochMetrics(**e) for e in row["epoch_metrics"] or ()),
+        message=row["message"], node=Node(row["node_id"], row["host"]) if row["host"] else None,
+        mlflow_run_id=row["mlflow_run_id"], started_at=row["started_at"], finished_at=row["finished_at"])
 
 
-def _sweep_record(row: Any) -> SweepRecord:
-    values = _aware(row)
-    return SweepRecord(**{**values, "status": SweepStatus(values["status"])})
-
-
-def check_database(url: str) -> None:
-    """Raise a SearchSvcError naming the server unless the database at ``url`` answers (a file always does);
-    reads and writes nothing."""
-    if url.startswith("sqlite"):
+def check_database(location: LedgerLocation) -> None:
+    """Raise a SearchSvcError naming the server unless the database answers (a file always does); reads and
+    writes nothing."""
+    if location.is_file:
         return
-    engine = _engine(_with_driver(url))
+    engine = _engine(location, create=False)
     try:
         with engine.connect() as db:
             db.execute(sa.text("SELECT 1"))
     except sa.exc.DBAPIError as e:
-        where = engine.url.render_as_string(hide_password=True)
-        raise SearchSvcError(f"ledger: the database at {where} does not answer ({str(e.orig).strip().splitlines()[0]}); "
-                             "check that its server runs, that this machine reaches it, and the URL's user and "
-                             "database (--ledger or $SEARCHSVC_LEDGER)") from e
+        raise SearchSvcError(f"ledger: the database at {location.display} does not answer "
+                             f"({str(e.orig).strip().splitlines()[0]}); check that its server runs, that this machine "
+                             "reaches it, and the URL's user and database (--ledger or $SEARCHSVC_LEDGER)") from e
     finally:
         engine.dispose()
 
 
-def get_ledger(ledger: None | str | Ledger = None) -> Ledger:
+def get_ledger(ledger: None | str | Ledger = None, create: bool = True) -> Ledger:
     if isinstance(ledger, Ledger):
         return ledger
     from searchsvc.home import default_ledger_url
 
-    return Ledger(ledger or default_ledger_url())
+    return Ledger(ledger or default_ledger_url(), create=create)
 
 
-def _add_missing_columns(engine: sa.Engine) -> None:
+#: the key of the PostgreSQL advisory lock that serializes creating and upgrading the schema
+_SCHEMA_LOCK = 0x5EA5C5C
+
+
+def _create_schema(engine: sa.Engine, create: bool) -> None:
+    """Create the tables (``create``) and add the columns an older searchsvc did not have, once, whoever comes
+    first: under an advisory lock on PostgreSQL; on SQLite, again after another process created them."""
+    for attempt in range(5):
+        try:
+            with engine.begin() as db:
+                if engine.dialect.name == "postgresql":
+                    db.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+                if create:
+                    _meta.create_all(db)
+                _add_missing_columns(db)
+            return
+        except sa.exc.OperationalError as e:
+            raced = "already exists" in str(e.orig) or "duplicate column" in str(e.orig)
+            if not raced or attempt == 4:
+                raise
+
+
+def _add_missing_columns(db: sa.Connection) -> None:
     """Upgrade a ledger written by an older searchsvc: new columns are nullable, so adding them is enough."""
-    inspector = sa.inspect(engine)
-    with engine.begin() as db:
-        for table in (sweeps_table, trials_table):
-            present = {c["name"] for c in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in present:
-                    kind = column.type.compile(dialect=engine.dialect)
-                    db.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+    inspector = sa.inspect(db)
+    for table in (sweeps_table, trials_table):
+        if not inspector.has_table(table.name):
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=db.dialect)
+                db.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
-#: seconds to wait for a database server's connection
-CONNECT_TIMEOUT_S = 5
-
-
-def _with_driver(url: str) -> str:
-    """``postgresql://`` means psycopg 3 here (the driver we install), not SQLAlchemy's psycopg2 default."""
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
-
-
-def _engine(url: str) -> sa.Engine:
-    try:
-        parsed = sa.make_url(url)
-    except sa.exc.ArgumentError:
-        raise UsageError(f"ledger: {url!r} is not a database URL; use sqlite:///PATH or postgresql://HOST/DB") from None
-    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        raise UsageError(f"ledger: {parsed.get_backend_name()} is not supported; use sqlite:///PATH or postgresql://…")
-    if parsed.get_backend_name() != "sqlite":  # an unreachable server fails within seconds, not minutes
-        return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
-    if parsed.database:
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 30})
+def _engine(location: LedgerLocation, create: bool) -> sa.Engine:
+    if not location.is_file:  # an unreachable server fails within seconds, not minutes
+        return sa.create_engine(location.url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+    if create:
+        location.make_folder()
+    engine = sa.create_engine(location.url, connect_args={"timeout": 30})
+    clock = FileClock(Path(f"{location.path}-clock")) if location.path is not None else time.time
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(connection: Any, _record: Any) -> None:
+        connection.create_function("searchsvc_clock", 0, clock)
+        connection.create_function("searchsvc_now", 0, lambda: _stored_time(clock()))
         cursor = connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")  # readers (status, analyze) never block the writer
         cursor.execute("PRAGMA synchronous=NORMAL")
@@ -352,6 +474,27 @@ def _engine(url: str) -> sa.Engine:
         cursor.close()
 
     return engine
+
+
+class FileClock:
+    """A SQLite database's clock: the time, in seconds, that the kernel stamps on a write to a file beside it.
+    Every process that uses a WAL database runs on the host of its file, so they all read this one clock,
+    whatever their own clock says (a process under faketime, say)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def __call__(self) -> float:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        os.pwrite(self._fd, b"t", 0)
+        return os.fstat(self._fd).st_mtime_ns / 1e9
+
+
+def _stored_time(seconds: float) -> str:
+    """A timestamp as SQLAlchemy stores one in SQLite (UTC)."""
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _dialect_insert(engine: sa.Engine) -> Any:

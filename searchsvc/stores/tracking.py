@@ -16,14 +16,16 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from experiments.results import EpochMetrics
 from searchsvc.stores import mlflow_sql
-from searchsvc.errors import SearchSvcError, UsageError
+from searchsvc.errors import SearchSvcError
 from searchsvc.stores.ledger import TrialRecord
+from searchsvc.stores.locations import CONNECT_TIMEOUT_S, TRACKING_FLAG, TrackingLocation, make_folder
 from searchsvc.status import SweepStatus, TrialStatus
 
 #: the MLflow client's retries against a tracking server (MLflow's own defaults wait out minutes; a user's
@@ -35,19 +37,23 @@ SERVER_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_B
 class Tracker:
     """Writes sweeps and trials to one MLflow tracking store."""
 
-    def __init__(self, tracking_uri: str) -> None:
+    def __init__(self, location: TrackingLocation) -> None:
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # stdout carries our data only
-        if tracking_uri.startswith(("http://", "https://")):
+        if location.is_server:
             for name, value in SERVER_RETRIES.items():
                 os.environ.setdefault(name, value)
         from mlflow.tracking import MlflowClient
 
         logging.getLogger("mlflow").setLevel(logging.WARNING)  # after import: no "creating tables" chatter
 
-        self.tracking_uri = tracking_uri
-        self.client = MlflowClient(tracking_uri)
+        self.location = location
+        self.tracking_uri = location.uri
         self._experiment_of_run: dict[str, tuple[str, str]] = {}  # parent run id → experiment id, artifact location
-        self._sql_store = mlflow_sql.sql_store(self.client)
+        with _store_lock(location):  # MLflow creates (migrates) a new local store as a client first opens it
+            if location.path is not None:
+                _write_ahead_log(location.path)
+            self.client = MlflowClient(location.uri)
+            self._sql_store = mlflow_sql.sql_store(self.client)
 
     def __repr__(self) -> str:
         return f"Tracker({self.tracking_uri!r})"
@@ -57,7 +63,8 @@ class Tracker:
         opens it on its runs (MLflow 3 opens an unmarked one on its GenAI overview)."""
         found = self.client.get_experiment_by_name(name)
         if found is None:
-            return self.client.create_experiment(name, artifact_location=_artifact_location(self.tracking_uri, name),
+            root = self.location.artifact_root
+            return self.client.create_experiment(name, artifact_location=(root / name).as_uri() if root else None,
                                                  tags={EXPERIMENT_KIND: MODEL_TRAINING})
         if found.tags.get(EXPERIMENT_KIND) is None:
             self.client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND, MODEL_TRAINING)
@@ -65,7 +72,7 @@ class Tracker:
 
     def start_sweep(self, experiment: str, sweep_id: str, params: Mapping[str, object], spec: dict[str, Any]) -> str:
         run = self.client.create_run(
-            self.experiment_id(experiment), run_name=sweep_id, tags={"searchsvc.sweep_id": sweep_id, "searchsvc.kind": "sweep"}
+            self.experiment_id(experiment), run_name=sweep_id, tags={SWEEP_ID: sweep_id, KIND: "sweep"}
         )
         self.log(run.info.run_id, params=params)
         self.client.log_dict(run.info.run_id, spec, "spec.json")
@@ -75,7 +82,7 @@ class Tracker:
                      metric: str) -> None:
         """The sweep's counts, best trial and end status on its run."""
         rows = [(f"trials_{trial_status}", n, 0) for trial_status, n in counts.items()]
-        tags = {"searchsvc.status": str(status)}
+        tags = {STATUS: str(status)}
         if best is not None:
             rows.append((f"best_val_{metric}", best.val_score, 0))
             if best.test_score is not None:
@@ -177,8 +184,8 @@ class Tracker:
 
     def ping(self) -> None:
         """Raise unless the tracking store answers (within seconds for a server)."""
-        if self.tracking_uri.startswith(("http://", "https://")):
-            check_server(self.tracking_uri)
+        if self.location.is_server:
+            check_server(self.location)
         else:
             self.client.search_experiments(max_results=1)
 
@@ -187,26 +194,53 @@ class Tracker:
         self.client.update_run(run_id, status="RUNNING")
 
     def runs_of_sweep(self, parent_run_id: str) -> list:
-        """The sweep's parent run and all its trial runs."""
+        """The sweep's parent run and all its trial runs, every page of MLflow's search."""
         parent = self.client.get_run(parent_run_id)
-        sweep_id = parent.data.tags["searchsvc.sweep_id"]
-        return self.client.search_runs([parent.info.experiment_id],
-                                       filter_string=f"tags.`searchsvc.sweep_id` = '{sweep_id}'", max_results=50000)
+        query = dict(experiment_ids=[parent.info.experiment_id], max_results=SEARCH_PAGE,
+                     filter_string=f"tags.`{SWEEP_ID}` = '{parent.data.tags[SWEEP_ID]}'")
+        runs, token = [], None
+        while True:
+            page = self.client.search_runs(**query, page_token=token)
+            runs.extend(page)
+            token = page.token
+            if not token:
+                return runs
+
+    def trial_runs(self, parent_run_id: str) -> dict[int, TrialRun]:
+        """The sweep's trial runs by trial index."""
+        return {int(r.data.tags[TRIAL_INDEX]): TrialRun(r.info.run_id, r.info.status == "RUNNING",
+                                                         r.info.status, r.data.tags.get(STATUS))
+                for r in self.runs_of_sweep(parent_run_id) if r.data.tags.get(KIND) == "trial"}
 
     def trial_run_ids(self, parent_run_id: str) -> dict[int, str]:
-        """The sweep's trial runs by trial index."""
-        return {int(r.data.tags["searchsvc.trial_index"]): r.info.run_id for r in self.runs_of_sweep(parent_run_id)
-                if r.data.tags.get("searchsvc.kind") == "trial"}
+        return {k: run.run_id for k, run in self.trial_runs(parent_run_id).items()}
 
-    def kill_running_runs(self, parent_run_id: str) -> int:
-        """Close the sweep's runs left RUNNING by a dead driver as KILLED; return how many."""
-        running = [r for r in self.runs_of_sweep(parent_run_id) if r.info.status == "RUNNING"]
-        for run in running:
-            self.client.set_terminated(run.info.run_id, "KILLED")
-        return len(running)
+    def kill(self, run_id: str) -> None:
+        """Close a run that was left RUNNING (its trial did not finish) as KILLED."""
+        self.end(run_id, "KILLED")
 
     def log_artifacts(self, run_id: str, directory: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifacts(run_id, str(directory), artifact_path)
+
+
+#: searchsvc's tags on its runs: which sweep, which trial, what kind of run, and the status it ended with
+SWEEP_ID, TRIAL_INDEX, KIND, STATUS = "searchsvc.sweep_id", "searchsvc.trial_index", "searchsvc.kind", "searchsvc.status"
+#: runs per page of MLflow's search (its largest page)
+SEARCH_PAGE = 50000
+
+
+@dataclass(frozen=True)
+class TrialRun:
+    """A trial's MLflow run as MLflow holds it."""
+
+    run_id: str
+    open: bool  # RUNNING
+    run_status: str  # MLflow's: RUNNING, FINISHED, FAILED, KILLED, SCHEDULED
+    recorded: str | None  # the trial status it ended with (searchsvc's tag), None while it runs
+
+    def holds(self, status: TrialStatus) -> bool:
+        """Whether the run shows the trial's end as the ledger has it."""
+        return self.run_status == status.run_status and self.recorded == status
 
 
 #: an experiment's kind, read by MLflow 3's UI to choose its first page: model training opens on the runs
@@ -249,12 +283,12 @@ def _trial_run_name(trial: TrialRecord) -> str:
 
 
 def _trial_tags(parent_run_id: str, trial: TrialRecord) -> dict[str, str]:
-    return {"mlflow.parentRunId": parent_run_id, "searchsvc.sweep_id": trial.sweep_id,
-            "searchsvc.trial_index": str(trial.trial_index), "searchsvc.kind": "trial"}
+    return {"mlflow.parentRunId": parent_run_id, SWEEP_ID: trial.sweep_id, TRIAL_INDEX: str(trial.trial_index),
+            KIND: "trial"}
 
 
 def _end_tags(trial: TrialRecord) -> dict[str, str]:
-    tags = {"searchsvc.status": str(trial.status), "searchsvc.attempts": str(trial.attempts)}
+    tags = {STATUS: str(trial.status), "searchsvc.attempts": str(trial.attempts)}
     if trial.result is not None:
         tags["searchsvc.device"] = trial.result.device
     if trial.node is not None:
@@ -275,35 +309,45 @@ def _params(params: Mapping[str, object]) -> dict[str, str]:
     return {k: str(v)[:6000] for k, v in params.items() if v is not None}
 
 
-#: seconds a tracking server has to answer before it counts as unreachable
-SERVER_TIMEOUT_S = 5
-
-
-def check_server(uri: str) -> None:
-    """Raise a SearchSvcError naming ``uri`` unless the MLflow server there answers its health check."""
+def check_server(location: TrackingLocation) -> None:
+    """Raise a SearchSvcError naming the server unless the MLflow server there answers its health check."""
     import urllib.error
     import urllib.request
 
     try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=SERVER_TIMEOUT_S):
+        with urllib.request.urlopen(f"{location.uri.rstrip('/')}/health", timeout=CONNECT_TIMEOUT_S):
             return
     except (OSError, urllib.error.URLError) as e:
         reason = getattr(e, "reason", None) or e
-        raise SearchSvcError(f"MLflow: the tracking server at {uri} does not answer ({reason}); check that it "
-                             "runs and that this machine reaches it (--tracking-uri or $MLFLOW_TRACKING_URI)") from e
+        raise SearchSvcError(f"MLflow: the tracking server at {location.uri} does not answer ({reason}); check that "
+                             "it runs and that this machine reaches it (--tracking-uri or $MLFLOW_TRACKING_URI)") from e
 
 
-def get_tracker(tracker: None | str | Tracker = None) -> Tracker:
+def get_tracker(tracker: None | str | TrackingLocation | Tracker = None) -> Tracker:
     if isinstance(tracker, Tracker):
         return tracker
-    from searchsvc.home import default_tracking_uri
+    if not isinstance(tracker, TrackingLocation):
+        from searchsvc.home import default_tracking_uri
 
-    uri = tracker or default_tracking_uri()
-    if "://" not in uri and not uri.startswith(("databricks", "file:")):
-        raise UsageError(f"--tracking-uri: expected a URI like http://host:5000 or sqlite:///PATH, got {uri!r}")
-    if uri.startswith("sqlite:///"):
-        _write_ahead_log(Path(uri.removeprefix("sqlite:///")).expanduser())
-    return Tracker(uri)
+        tracker = TrackingLocation.parse(tracker or default_tracking_uri())
+    return Tracker(tracker)
+
+
+@contextlib.contextmanager
+def _store_lock(location: TrackingLocation) -> Iterator[None]:
+    """Around the first opening of a local SQLite store: one process at a time creates or migrates it."""
+    if location.path is None:
+        yield
+        return
+    import fcntl
+
+    make_folder(location.path, TRACKING_FLAG)
+    with open(f"{location.path}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _write_ahead_log(path: Path) -> None:
@@ -311,15 +355,6 @@ def _write_ahead_log(path: Path) -> None:
     cheaper commits for the sweep's many small writes, and readers (``searchsvc ui``) never block them."""
     import sqlite3
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.closing(sqlite3.connect(path)) as db:
         db.execute("PRAGMA journal_mode=WAL")
-
-
-def _artifact_location(tracking_uri: str, experiment: str) -> str | None:
-    """Local stores keep artifacts beside the database; a server decides for itself (None)."""
-    if tracking_uri.startswith("sqlite:///"):
-        root = Path(tracking_uri.removeprefix("sqlite:///")).expanduser().resolve().parent / "mlartifacts"
-        return (root / experiment).as_uri()
-    return None
 

@@ -18,17 +18,22 @@ def trial_costs(spec: SweepSpec, configs: Sequence[dict[str, object]]) -> list[A
     return [trial_cost(LSTMConfig.from_params(c), spec.dataset) for c in configs]
 
 
-def check_memory_limit(spec: SweepSpec, configs: Sequence[dict[str, object]], first_index: int = 0) -> None:
-    """Refuse (exit 2) the first trial whose estimated training memory exceeds ``resources.memory_limit``."""
+def check_memory_limit(spec: SweepSpec, start: int = 0, stop: int | None = None) -> None:
+    """Refuse (exit 2) the first of trials ``start .. stop-1`` whose estimated training memory exceeds
+    ``resources.memory_limit``. Without a limit nothing is estimated; with one, every trial is."""
     limit = spec.resources.memory_limit
     if limit is None:
         return
-    for k, cost in enumerate(trial_costs(spec, configs), start=first_index):
+    from experiments.cost import trial_cost
+    from experiments.hyperparams import LSTMConfig
+
+    for k, config in enumerate(spec.configs(start, stop), start=start):
+        cost = trial_cost(LSTMConfig.from_params(config), spec.dataset)
         if cost.memory_bytes > limit:
             raise SpecError(f"resources.memory_limit: trial {k} needs an estimated {mib(cost.memory_bytes)} to train "
                             f"({cost.param_count:,} parameters; optimizer state {mib(cost.optimizer_state_bytes)}), "
                             f"above the limit of {mib(limit)}; raise the limit, or narrow the space (units, layers, "
-                            f"batch_size{', window' if 'window' in configs[k - first_index] else ''}) "
+                            f"batch_size{', window' if 'window' in config else ''}) "
                             f"— `searchsvc validate SPEC --show N` prints each trial's estimate")
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from experiments.hyperparams import normalize
 from searchsvc.sweep.space import Param
 
-TrialParams = dict[str, object]
+TrialConfig = dict[str, object]
 
 
 def trial_seed(seed: int, k: int) -> int:
@@ -34,13 +34,13 @@ def trial_seed(seed: int, k: int) -> int:
     return int(np.random.SeedSequence([seed, k]).generate_state(1, np.uint32)[0])
 
 
-def trial_params(space: Mapping[str, Param], strategy: str, seed: int, k: int, grid_points: int = 3) -> TrialParams:
-    return trial_params_range(space, strategy, seed, k, k + 1, grid_points)[0]
+def trial_config(space: Mapping[str, Param], strategy: str, seed: int, k: int, grid_points: int = 3) -> TrialConfig:
+    return trial_configs(space, strategy, seed, k, k + 1, grid_points)[0]
 
 
-def trial_params_range(
+def trial_configs(
     space: Mapping[str, Param], strategy: str, seed: int, start: int, stop: int, grid_points: int = 3
-) -> list[TrialParams]:
+) -> list[TrialConfig]:
     """Configs of trials ``start .. stop-1``."""
     if strategy == "random":
         draws = [_random_uniforms(space, seed, k) for k in range(start, stop)]
@@ -89,7 +89,7 @@ def _grid_point(space: Mapping[str, Param], grid_points: int, k: int) -> dict[st
     return point
 
 
-def _finish(space: Mapping[str, Param], raw: dict[str, object]) -> TrialParams:
+def _finish(space: Mapping[str, Param], raw: dict[str, object]) -> TrialConfig:
     """Spec order, plain Python types, conditions applied, then the model family's rules."""
     values = {name: _plain(raw[name]) for name in space}
     return normalize({name: v if space[name].active(values) else None for name, v in values.items()})

@@ -201,3 +201,12 @@ def _check_when(name: str, param: Param, space: dict[str, Param]) -> None:
             if (why := DOMAINS[parent].check(value)) is not None:
                 raise ValueError(f"{where}: {why}")
 
+
+
+def largest_value(param: Param) -> object:
+    """The largest value a parameter takes: its upper bound, its largest choice, or its fixed value."""
+    if isinstance(param, Choice):
+        return max(param.values)
+    if isinstance(param, Fixed):
+        return param.value
+    return param.high

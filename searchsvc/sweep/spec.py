@@ -6,9 +6,11 @@ names the field, what was expected, what arrived and how to fix it. See ``experi
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -18,11 +20,8 @@ from experiments.checks import check_metric, check_params
 from experiments.settings import METRICS, DatasetSettings, NpzFile, TrainingSettings
 from searchsvc.sweep import space
 from searchsvc.errors import SpecError
-from searchsvc.sweep.sampling import grid_size
+from searchsvc.sweep.sampling import TrialConfig, grid_size, trial_config
 from searchsvc.sweep.space import Param, as_param_mapping, check_space
-
-STRATEGIES = ("random", "sobol", "grid")
-
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -118,6 +117,26 @@ class SweepSpec(_Model):
     def metric(self) -> str:
         return self.objective.metric or _default_metric(self.dataset.task)
 
+    def config(self, k: int) -> TrialConfig:
+        """Trial ``k``'s hyperparameters: a pure function of (seed, k, space)."""
+        return trial_config(self.space, self.strategy, self.seed, k, self.grid_points)
+
+    def configs(self, start: int = 0, stop: int | None = None) -> Iterator[TrialConfig]:
+        """Trials ``start .. stop-1``'s hyperparameters, one at a time (none is built before it is asked for)."""
+        for k in range(start, self.trials if stop is None else stop):
+            yield self.config(k)
+
+    def grown(self, more: int) -> SweepSpec:
+        """The spec of this sweep with ``more`` trials added (``extend --add``)."""
+        if self.strategy == "grid":
+            raise SpecError(f"--add: a grid search runs each point of its grid once, and this one's {self.trials} "
+                            "points have run; extend a random (or sobol) sweep, or submit a new grid")
+        try:
+            return SweepSpec.model_validate({**self.model_dump(mode="json"), "trials": self.trials + more})
+        except ValidationError as e:
+            raise SpecError(f"--add: {self.trials} + {more} trials is more than a sweep may have "
+                            f"({_one_line(e).removeprefix('trials: ')}); add fewer") from None
+
     @property
     def mode(self) -> Literal["max", "min"]:
         return METRICS[self.metric][0]
@@ -150,14 +169,30 @@ def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
 
 
 def parse_spec(text: str, *, base_dir: Path = Path("."), source: str = "spec") -> SweepSpec:
+    """Validate a spec's YAML text. A relative ``dataset.path`` is taken relative to ``base_dir`` (the spec
+    file's folder), and recorded as an absolute path."""
     document = _load_yaml(text, source)
+    _check_finite(document, "")
     dataset = document.get("dataset")
-    if isinstance(dataset, dict) and isinstance(dataset.get("path"), str) and not os.path.isabs(dataset["path"]):
-        document["dataset"] = {**dataset, "path": str(base_dir / dataset["path"])}
+    if isinstance(dataset, dict) and isinstance(dataset.get("path"), str):
+        document["dataset"] = {**dataset, "path": os.path.abspath(base_dir / os.path.expanduser(dataset["path"]))}
     try:
         return SweepSpec.model_validate(document)
     except ValidationError as e:
         raise SpecError(_one_line(e)) from None
+
+
+def _check_finite(value: object, where: str) -> None:
+    """NaN and ±infinity pass every range check, so no number in a spec may be one."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"{where or 'spec'}: expected a finite number, got {value}; write a number (NaN and infinity "
+                        "are not values a hyperparameter, a bound or a setting can take)")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_finite(item, f"{where}[{i}]")
 
 
 def _load_yaml(text: str, source: str) -> dict[str, Any]:
@@ -250,4 +285,4 @@ _VARIANTS: dict[str, type[BaseModel]] = {
     "fixed": space.Fixed,
 }
 
-__all__ = ["STRATEGIES", "NpzFile", "Objective", "Resources", "SweepSpec", "load_spec", "parse_spec"]
+__all__ = ["NpzFile", "Objective", "Resources", "SweepSpec", "load_spec", "parse_spec"]

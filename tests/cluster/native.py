@@ -131,9 +131,10 @@ class NativeCluster:
 
     @property
     def client_env(self) -> dict[str, str]:
-        """What a user's machine sets to reach this cluster and its stores."""
+        """What a user's machine sets to reach this cluster and its stores (and a short lease, which the drivers it
+        submits take: a killed driver's sweep is noticed within seconds)."""
         return {**os.environ, "SEARCHSVC_LEDGER": self.ledger, "MLFLOW_TRACKING_URI": self.tracking_uri,
-                "RAY_AUTH_TOKEN": self.token}
+                "RAY_AUTH_TOKEN": self.token, "SEARCHSVC_LEASE_S": "15"}
 
     @property
     def ledger(self) -> str:

@@ -86,7 +86,7 @@ def test_a_users_data_file_travels_with_the_job_or_is_read_where_the_cluster_see
         sweep_id = submitted(searchsvc("submit", spec, "--cluster", cluster.jobs_api, *flags, "--json"))["sweep_id"]
         searchsvc("status", sweep_id, "--watch", "--interval", "1")
         recorded_once(cluster, searchsvc, sweep_id, 2)
-        kept = get_ledger(cluster.ledger).sweep(sweep_id).spec["dataset"]["path"]
+        kept = str(get_ledger(cluster.ledger).sweep(sweep_id).spec.dataset.path)
         if flags:
             assert kept == str(tmp_path / "mine.npz")  # read where it lies
         else:  # uploaded, and kept in the cluster's searchsvc home for resume and extend

@@ -98,10 +98,10 @@ def train_sweep_trial(spec_path: Path, k: int):
     from experiments.hyperparams import LSTMConfig
     from experiments.trainable import train_trial
     from searchsvc.home import datasets_dir
-    from searchsvc.sweep.sampling import trial_params, trial_seed
+    from searchsvc.sweep.sampling import trial_config, trial_seed
 
     spec = load_spec(spec_path)
-    params = trial_params(spec.space, spec.strategy, spec.seed, k, spec.grid_points)
+    params = trial_config(spec.space, spec.strategy, spec.seed, k, spec.grid_points)
     data = load_dataset(spec.dataset, datasets_dir())
     result = train_trial(LSTMConfig.from_params(params), data, spec.training, spec.metric, trial_seed(spec.seed, k),
                          threads=1, device="cpu")

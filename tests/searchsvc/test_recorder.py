@@ -6,29 +6,25 @@ from __future__ import annotations
 
 import threading
 import time
-from types import SimpleNamespace
-
 import pytest
 
-from experiments.results import EpochMetrics, TrialResult
-from experiments.settings import TrainingSettings
-from searchsvc.stores.ledger import SweepRecord, TrialRecord, get_ledger, now
+from experiments.results import EpochMetrics
+from searchsvc.run.protocol import EpochReport, FinalReport, to_tune
 from searchsvc.run.recorder import TrialRecorder
-from searchsvc.run.reports import EpochReport, FinalReport, Node, to_tune
+from searchsvc.run.worker import Reporter, WorkerSettings, run_trial
+from searchsvc.stores.ledger import get_ledger
+from searchsvc.stores.records import Node
 from searchsvc.stores.tracking import get_tracker
-from searchsvc.run.worker import Reporter, TrialJob, run_trial
+from tests.builders import epoch as _epoch
+from tests.builders import owned_sweep, result, sweep_spec, tune_trial
+from tests.searchsvc.processes import wait_for
 
 NODE = Node("node-a", "host-a")
+SPEC = sweep_spec(3)
 
 
-def _epoch(e: int) -> EpochMetrics:
-    return EpochMetrics(e, train_loss=1.0 / e, val_loss=1.0 / e, val_score=0.1 * e, seconds=0.5)
-
-
-def _result(epochs: int) -> TrialResult:
-    return TrialResult(status="ok", val_score=0.1 * epochs, test_score=0.2, val_n=10, test_n=10, epochs=epochs,
-                       best_epoch=epochs, param_count=99, memory_estimate_bytes=1, train_seconds=1.5,
-                       cpu_seconds=1.4, samples_per_second=100.0, device="cpu")
+def _result(epochs: int):
+    return result(0.1 * epochs, 0.2, val_n=10, test_n=10, epochs=epochs, best_epoch=epochs, device="cpu")
 
 
 def _final(k: int, epochs: list[int], total: int, following: int | None = None) -> dict:
@@ -43,9 +39,9 @@ def test_epochs_are_reported_on_the_way_at_most_every_report_every_s(monkeypatch
 
     monkeypatch.setattr("experiments.trainable.train_trial", train)
     for every, expected in ((0.0, [[1], [2], [3]]), (60.0, [])):
-        job = TrialJob(0, {0: {"units": 8}}, TrainingSettings(), "accuracy", 1, report_every_s=every)
+        settings = WorkerSettings(SPEC, threads=1, report_every_s=every)
         sent: list[EpochReport] = []
-        final = run_trial(0, None, job, sent.append, NODE)
+        final = run_trial(0, {"units": 8}, None, settings, sent.append, NODE)
         assert [[e.epoch for e in r.epochs] for r in sent] == expected
         assert [e.epoch for e in final.epochs] == ([] if every == 0 else [1, 2, 3])
         assert (final.result, final.node) == ("result", NODE)
@@ -87,26 +83,24 @@ def stores(tmp_path):
     ledger = get_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     tracker = get_tracker(f"sqlite:///{tmp_path / 'mlflow.db'}")
     parent = tracker.start_sweep("rec", "s", {}, {})
-    ledger.create_sweep(SweepRecord("s", "rec", {}, 2, "accuracy", "max", "running", now(), parent))
-    return ledger, tracker, parent
+    lease = owned_sweep(ledger, "s", trials=3, mlflow_run_id=parent)
+    return ledger, tracker, parent, lease
 
 
-def _recorder(stores, trials: int = 2) -> TrialRecorder:
-    ledger, tracker, parent = stores
-    records = {k: TrialRecord("s", k, {"units": 8 + k}, "pending") for k in range(trials)}
-    ledger.upsert_trials(list(records.values()))
-    return TrialRecorder(ledger, tracker, parent, records, "accuracy")
+def _recorder(stores, tracker=None) -> TrialRecorder:
+    ledger, real, parent, lease = stores
+    return TrialRecorder(ledger, tracker or real, parent, lease, SPEC, {}, on_lease_lost=lambda lost: None)
 
 
 def _check_runs(stores, epochs_of: dict[int, int]) -> None:
     """Each trial's one run: FINISHED, params, tags, every epoch once, the results; the ledger knows its id."""
-    ledger, tracker, parent = stores
+    ledger, tracker, parent, _ = stores
     rows = {t.trial_index: t for t in ledger.trials("s")}
     assert tracker.trial_run_ids(parent) == {k: rows[k].mlflow_run_id for k in epochs_of}  # one run per trial
     for k, epochs in epochs_of.items():
         run = tracker.client.get_run(rows[k].mlflow_run_id)
         assert run.info.status == "FINISHED"
-        assert run.data.params["units"] == str(8 + k)
+        assert run.data.params["units"] == str(SPEC.config(k)["units"]) and rows[k].config == SPEC.config(k)
         assert {t: run.data.tags[f"searchsvc.{t}"] for t in ("status", "attempts", "device", "trial_index", "host")} \
             == {"status": "ok", "attempts": "1", "device": "cpu", "trial_index": str(k), "host": "host-a"}
         history = tracker.client.get_metric_history(run.info.run_id, "val_accuracy")
@@ -119,7 +113,7 @@ def _check_runs(stores, epochs_of: dict[int, int]) -> None:
 
 def test_a_run_is_created_at_the_first_report_and_closed_with_the_results(stores) -> None:
     recorder = _recorder(stores)
-    bundle = SimpleNamespace(trial_id="b", config={"trial_indices": [0, 1]}, error_file=None)
+    bundle = tune_trial("b", [0, 1])
     recorder.on_trial_start(0, [], bundle)  # trial 0: a long one, with epochs on the way
     recorder.on_trial_result(0, [], bundle, to_tune(EpochReport(0, (_epoch(1), _epoch(2)))))
     recorder.on_trial_result(0, [], bundle, _final(0, [3], 3, following=1))
@@ -130,16 +124,14 @@ def test_a_run_is_created_at_the_first_report_and_closed_with_the_results(stores
 
 
 def test_a_short_trial_costs_one_ledger_write_which_carries_its_run_id(stores, monkeypatch) -> None:
-    ledger, tracker, parent = stores
+    ledger = stores[0]
     monkeypatch.setattr("searchsvc.run.writers.GROUP_S", 2.0)  # a slow machine: MLflow answers within the round
-    records = {0: TrialRecord("s", 0, {"units": 8}, "pending")}
-    ledger.upsert_trials(list(records.values()))
     saved: list[list[tuple[str, str | None]]] = []
     upsert = ledger.upsert_trials
-    monkeypatch.setattr(ledger, "upsert_trials",
-                        lambda trials: (saved.append([(t.status, t.mlflow_run_id) for t in trials]), upsert(trials)))
-    recorder = TrialRecorder(ledger, tracker, parent, records, "accuracy")
-    bundle = SimpleNamespace(trial_id="b", config={"trial_indices": [0]}, error_file=None)
+    monkeypatch.setattr(ledger, "upsert_trials", lambda trials, lease: (
+        saved.append([(t.status, t.mlflow_run_id) for t in trials]), upsert(trials, lease)))
+    recorder = _recorder(stores)
+    bundle = tune_trial("b", [0])
     recorder.on_trial_start(0, [], bundle)
     recorder.on_trial_result(0, [], bundle, _final(0, [1], 1))
     recorder.close()
@@ -167,24 +159,20 @@ class FlakyTracker:
 
 
 def test_mlflow_down_never_holds_back_the_ledger_and_gets_what_it_missed_when_back(stores, monkeypatch) -> None:
-    ledger, tracker, parent = stores
+    ledger, tracker = stores[:2]
     monkeypatch.setattr("searchsvc.run.writers.PROBE_S", 0.0)
     flaky = FlakyTracker(tracker)
-    records = {k: TrialRecord("s", k, {"units": 8 + k}, "pending") for k in range(3)}
-    ledger.upsert_trials(list(records.values()))
-    recorder = TrialRecorder(ledger, flaky, parent, records, "accuracy")
-    bundle = SimpleNamespace(trial_id="b", config={"trial_indices": [0, 1, 2]}, error_file=None)
+    recorder = _recorder(stores, flaky)
+    bundle = tune_trial("b", [0, 1, 2])
     recorder.on_trial_start(0, [], bundle)
-    recorder.on_trial_result(0, [], bundle, to_tune(EpochReport(0, (_epoch(1),))))  # its run is created
-    time.sleep(0.5)
+    recorder.on_trial_result(0, [], bundle, to_tune(EpochReport(0, (_epoch(1),))))
+    wait_for(lambda: recorder.trials[0].run_id, 10, "trial 0's run to be created")
     flaky.down = True  # the server dies mid-trial
     recorder.on_trial_result(0, [], bundle, to_tune(EpochReport(0, (_epoch(2),))))
     recorder.on_trial_result(0, [], bundle, _final(0, [3], 3, following=1))
     recorder.on_trial_result(0, [], bundle, _final(1, [1, 2], 2, following=2))
-    deadline = time.monotonic() + 10
-    while [t.status for t in ledger.trials("s")][:2] != ["ok", "ok"]:  # the ledger does not wait for MLflow
-        assert time.monotonic() < deadline, "the ledger waited on the dashboard"
-        time.sleep(0.1)
+    wait_for(lambda: [t.status for t in ledger.trials("s")][:2] == ["ok", "ok"], 10,
+             "the ledger's rows, which do not wait for the dashboard")
     assert recorder.mlflow.missing == {0, 1}
     flaky.down = False  # back: the next write probes it, and the missed trials are written whole
     recorder.on_trial_result(0, [], bundle, _final(2, [1], 1))
@@ -194,11 +182,11 @@ def test_mlflow_down_never_holds_back_the_ledger_and_gets_what_it_missed_when_ba
 
 
 def test_mlflow_still_down_at_the_end_is_reported_trial_by_trial(stores) -> None:
-    ledger, tracker, parent = stores
+    ledger, tracker = stores[:2]
     flaky = FlakyTracker(tracker)
     flaky.down = True
-    recorder = _recorder((ledger, flaky, parent))
-    bundle = SimpleNamespace(trial_id="b", config={"trial_indices": [0, 1]}, error_file=None)
+    recorder = _recorder(stores, flaky)
+    bundle = tune_trial("b", [0, 1])
     recorder.on_trial_start(0, [], bundle)
     recorder.on_trial_result(0, [], bundle, _final(0, [1], 1, following=1))
     recorder.on_trial_result(0, [], bundle, _final(1, [1], 1))
@@ -210,28 +198,26 @@ def test_mlflow_still_down_at_the_end_is_reported_trial_by_trial(stores) -> None
 
 
 def test_ledger_writes_that_fail_are_tried_again_and_what_never_lands_is_reported(stores, monkeypatch) -> None:
-    ledger, tracker, parent = stores
+    ledger = stores[0]
     refuse = {"on": True}
     upsert = ledger.upsert_trials
 
-    def flaky_upsert(trials):
+    def flaky_upsert(trials, lease):
         if refuse["on"]:
             raise PermissionError("permission denied for table trials")
-        upsert(trials)
+        upsert(trials, lease)
 
     monkeypatch.setattr(ledger, "upsert_trials", flaky_upsert)
-    refuse["on"] = False
     recorder = _recorder(stores)
-    refuse["on"] = True
-    bundle = SimpleNamespace(trial_id="b", config={"trial_indices": [0, 1]}, error_file=None)
+    bundle = tune_trial("b", [0, 1])
     recorder.on_trial_start(0, [], bundle)
     recorder.on_trial_result(0, [], bundle, _final(0, [1], 1, following=1))
-    time.sleep(0.6)
+    wait_for(lambda: recorder.ledger.failures, 10, "a ledger round to fail")
     refuse["on"] = False  # mended: the next round writes what the failed one did not
     recorder.on_trial_result(0, [], bundle, _final(1, [1], 1))
-    time.sleep(0.6)
+    wait_for(lambda: [t.status for t in ledger.trials("s")] == ["ok", "ok"], 10, "the next round to write both")
     refuse["on"] = True
-    recorder.on_trial_start(0, [], SimpleNamespace(trial_id="c", config={"trial_indices": [0]}, error_file=None))
+    recorder.on_trial_start(0, [], tune_trial("c", [0]))
     recording = recorder.close()
     assert recording.ledger_lost == (0,) and "permission denied" in recording.ledger_error
     assert [t.status for t in ledger.trials("s")] == ["ok", "ok"]  # trial 0's rerun never landed

@@ -11,7 +11,7 @@ import pytest
 
 from experiments.results import EpochMetrics, TrialResult
 from searchsvc.stores.ledger import TrialRecord
-from searchsvc.run.reports import Node
+from searchsvc.stores.records import Node
 from searchsvc.stores.tracking import get_tracker
 
 EPOCHS = (EpochMetrics(1, float("nan"), 0.5, 0.5, 0.1), EpochMetrics(2, float("inf"), 0.25, 0.6, 0.1),

@@ -17,14 +17,17 @@ CASES = ["missing_file", "missing_feature", "text_feature", "too_few_rows", "hor
          "constant_feature", "constant_target", "one_class", "missing_value"]
 
 
+@pytest.mark.parametrize("command", ["validate", "submit"])
 @pytest.mark.parametrize("case", CASES)
-def test_bad_series_data_exits_2_naming_the_file_and_nothing_is_written(case, run, tmp_path, searchsvc_home) -> None:
+def test_bad_series_data_exits_2_naming_the_file_and_nothing_is_written(case, command, run, tmp_path,
+                                                                         searchsvc_home) -> None:
+    """``validate`` reads the data set as ``submit`` does, and refuses it with the same line."""
     path, settings = _bad(tmp_path, case)
     dataset = {"name": "series", "path": str(path), **{k: list(v) if isinstance(v, tuple) else v
                                                       for k, v in settings.items()}}
     spec = tmp_path / "series.yaml"
     spec.write_text(yaml.safe_dump({"name": "series", "trials": 2, "dataset": dataset, "space": {"units": 8}}))
-    code, out, err = run("submit", spec, "-q")
+    code, out, err = run(command, spec, *(["-q"] if command == "submit" else []))
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error: dataset") and str(path) in err, err
     assert "Traceback" not in err and out == ""

@@ -1,27 +1,41 @@
-"""What a trial reports across Ray, from the worker that trains it to the driver that records it.
+"""What crosses Ray between the driver and a worker: the bundle of trials a worker runs, and what it reports.
 
-Both sides import this module: the worker (:mod:`searchsvc.run.worker`) makes the reports, the driver's
-scheduler, recorder and progress line read them. A report stays typed from the worker to the writes
-of the ledger and MLflow; Tune only carries it, as the one value of its result dict (:func:`to_tune`,
+Both sides import this module. The driver's searcher (:mod:`searchsvc.run.bundles`) hands out a
+:class:`Bundle` as a Ray Tune trial's config; the worker (:mod:`searchsvc.run.worker`) reads it and makes
+the reports, which the driver's recorder and progress line read. Both stay typed end to end: Tune only
+carries them, each as the one value of its dict (``Bundle.to_tune``/``from_tune``, :func:`to_tune`,
 :func:`from_tune`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from experiments.results import EpochMetrics, TrialResult
 
+from searchsvc.stores.records import Node
+
 _KEY = "searchsvc_report"
+_BUNDLE = "searchsvc_bundle"
 
 
 @dataclass(frozen=True)
-class Node:
-    """Where a trial ran: the Ray node's id and the host's name."""
+class Bundle:
+    """Trials that one worker runs one after the other, with the GPU share each of them gets. ``configs``: the
+    recorded configs of those that ran before (a resumed sweep's); the others' are computed from the spec."""
 
-    node_id: str | None
-    host: str
+    trial_indices: tuple[int, ...]
+    gpus: float = 0.0
+    configs: Mapping[int, dict[str, object]] = field(default_factory=dict)
+
+    def to_tune(self) -> dict[str, Any]:
+        return {_BUNDLE: self}
+
+    @staticmethod
+    def from_tune(config: dict[str, Any]) -> Bundle:
+        return config[_BUNDLE]
 
 
 @dataclass(frozen=True)
