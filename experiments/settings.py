@@ -20,9 +20,16 @@ METRICS: dict[str, tuple[Literal["max", "min"], Task | None]] = {
     "balanced_accuracy": ("max", "classification"),
     "macro_f1": ("max", "classification"),
     "auroc": ("max", "classification"),
+    "subset_accuracy": ("max", "classification"),
+    "micro_f1": ("max", "classification"),
+    "macro_auroc": ("max", "classification"),
 }
 #: objective metrics defined for two classes only (the positive class is label 1)
 BINARY_METRICS = frozenset({"auroc"})
+#: objective metrics of a multi-label classification (experiments.multilabel)
+MULTILABEL_METRICS = frozenset({"loss", "subset_accuracy", "micro_f1", "macro_f1", "macro_auroc"})
+#: objective metrics read from the scores, not only from the decisions: their evaluations keep the scores
+SCORED_METRICS = BINARY_METRICS | {"macro_auroc"}
 
 
 class _Settings(BaseModel):
