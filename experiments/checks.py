@@ -61,7 +61,7 @@ def _check_head_params(settings: MNIST1D | Adding | NpzFile | Series, names: set
             return (f"space.binary_head: chooses the head of a two-class problem (two logits with a softmax, or one "
                     f"with a sigmoid), but {_described(settings)} has {what}; {fix}remove binary_head from space")
     if "resample" in names and (settings.task != "classification" or multilabel):
-        what = "is multi-label" if multilabel else f"is a {settings.task}"
+        what = "is multi-label" if multilabel else f"is a {settings.task} (dataset.task: {settings.task})"
         fix = "; class_weight: balanced weighs each label (a pos_weight)" if multilabel else ""
         return (f"space.resample: over- or undersamples the classes of a classification of one label per sample, but "
                 f"{_described(settings)} {what}; remove resample from space{fix}")
@@ -168,7 +168,7 @@ def check_config(data: Dataset | SeriesData, config: LSTMConfig) -> None:
         raise DataError(f"space.binary_head: chooses the head of a two-class problem (two logits with a softmax, or "
                         f"one with a sigmoid), but {target} of {data.name!r} makes {kind}; remove binary_head from "
                         f"space{where}")
-    if config.resample not in (None, "none") and (data.multilabel or data.task != "classification"):
+    if config.resample is not None and (data.multilabel or data.task != "classification"):
         fix = "; class_weight: balanced weighs each label (a pos_weight)" if data.multilabel else ""
         raise DataError(f"space.resample: over- or undersamples the classes of a classification of one label per "
                         f"sample, but {target} of {data.name!r} makes {kind}; remove resample from space{fix}{where}")

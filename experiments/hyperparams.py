@@ -23,6 +23,7 @@ inputs), and a space that searches one on another data set is refused before the
 (:func:`experiments.checks.check_params` from the settings, :func:`experiments.checks.check_config`
 once the data is read), so none of them is recorded inactive there. ``window`` ``None`` is the data
 set's own window; ``binary_head`` ``None`` is one logit per class (``softmax2`` for two classes);
+``resample`` ``None`` trains on the training part as it is (``none``);
 ``static_input`` ``None`` uses the data set's static inputs when it has them (``true``), and ``false``
 leaves them out of the model.
 """
@@ -119,7 +120,8 @@ class LSTMConfig:
     class_weight: str = "none"  # "balanced": cross-entropy weights n / (K · count_k) of the training labels;
     #                             multi-label: a pos_weight per label, its training negatives / positives
     binary_head: str | None = None  # two classes: "softmax2" (two logits, the default) or "sigmoid1" (one logit)
-    resample: str = "none"  # "oversample" / "undersample" the training part to equal classes, each epoch anew
+    resample: str | None = None  # "oversample" / "undersample" the training part to equal classes, each epoch
+    #                              anew; None (not searched, or inactive) trains as "none"
     static_input: bool | None = None  # None / True: the data set's static inputs join the head; False: left out
 
     @classmethod

@@ -150,7 +150,9 @@ def test_data_level_refusals_name_the_file_and_the_array(multilabel, tmp_path):
         check_config(data, LSTMConfig(resample="oversample"))
     with pytest.raises(DataError, match=r"^space.binary_head: .* but y of 'ml' makes multi-label"):
         check_config(data, LSTMConfig(binary_head="sigmoid1"))
-    check_config(data, LSTMConfig(resample="none", static_input=False))
+    with pytest.raises(DataError, match="^space.resample:"):
+        check_config(data, LSTMConfig(resample="none"))  # searched, even at none: refused whatever a trial draws
+    check_config(data, LSTMConfig(static_input=False))
     path = tmp_path / "three.npz"
     np.savez(path, X=np.zeros((30, 4, 1)), y=np.arange(30) % 3)
     three = load_dataset(NpzFile(path=path))
