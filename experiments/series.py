@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.splits import MAX_CLASSES, Dataset
+from experiments.splits import MAX_CLASSES, Dataset, Targets
 from experiments.errors import DataError
 from experiments.hyperparams import LSTMConfig
 from experiments.settings import Series, Task
@@ -55,7 +55,7 @@ class SplitSeries:
 
 
 @dataclass(frozen=True, eq=False)
-class SeriesData:
+class SeriesData(Targets):
     """A table of series, split in time and standardised with the training parts' statistics.
 
     ``feature_mean``/``feature_std`` (float64, per feature) and ``target_mean``/``target_std``
@@ -82,16 +82,6 @@ class SeriesData:
     @property
     def features(self) -> int:
         return len(self.settings.feature_columns)
-
-    @property
-    def n_outputs(self) -> int:
-        if self.multilabel:
-            return self.n_labels
-        return self.n_classes if self.task == "classification" else 1
-
-    @property
-    def multilabel(self) -> bool:
-        return self.n_labels > 0
 
     @property
     def static_features(self) -> int:

@@ -28,8 +28,28 @@ class SplitSizes:
     test: int
 
 
+class Targets:
+    """What a data set's ``task``, ``n_classes`` and ``n_labels`` (0 unless multi-label) tell of its head,
+    alike for a :class:`Dataset` and a :class:`~experiments.series.SeriesData`."""
+
+    task: Task
+    n_classes: int
+    n_labels: int
+
+    @property
+    def multilabel(self) -> bool:
+        return self.n_labels > 0
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of the model's head: one logit per class or per label, or one value for regression."""
+        if self.multilabel:
+            return self.n_labels
+        return self.n_classes if self.task == "classification" else 1
+
+
 @dataclass(frozen=True, eq=False)
-class Dataset:
+class Dataset(Targets):
     """Train/validation/test splits of one data set; arrays are read-only.
 
     ``x_*``: float32 (samples, timesteps, features). ``y_*``: int64 class labels in ``0..n_classes-1``
@@ -61,10 +81,6 @@ class Dataset:
                 getattr(self, name).setflags(write=False)
 
     @property
-    def multilabel(self) -> bool:
-        return self.n_labels > 0
-
-    @property
     def static_features(self) -> int:
         """Static inputs per sample (0: none)."""
         return 0 if self.static_train is None else self.static_train.shape[1]
@@ -76,13 +92,6 @@ class Dataset:
     @property
     def features(self) -> int:
         return self.x_train.shape[2]
-
-    @property
-    def n_outputs(self) -> int:
-        """Width of the model's head: one logit per class or per label, or one value for regression."""
-        if self.multilabel:
-            return self.n_labels
-        return self.n_classes if self.task == "classification" else 1
 
     @property
     def sizes(self) -> SplitSizes:
