@@ -3,7 +3,8 @@
 :func:`trial_cost` needs the data set's shape (timesteps, features, outputs), which
 :func:`data_shape` reads from the settings without generating or loading the data: MNIST-1D and the
 adding problem by definition, an ``.npz`` from its arrays' headers (and its labels, for the number of
-classes), a table of series from the settings (and its target column, for the number of classes).
+classes; a multi-label ``y``'s and ``static``'s widths from their headers), a table of series from the
+settings (and its target column, for the number of classes).
 No torch: this runs where a sweep is planned (``searchsvc validate``).
 """
 
@@ -27,11 +28,12 @@ MNIST1D_TIMESTEPS = 40
 
 @dataclass(frozen=True)
 class DataShape:
-    """What the model sees of a data set: window length, input width and head width."""
+    """What the model sees of a data set: window length, input width, head width and static inputs."""
 
     timesteps: int
     features: int
-    outputs: int  # classes (classification) or 1 (regression)
+    outputs: int  # classes (classification), labels (multi-label) or 1 (regression)
+    static: int = 0  # static inputs per sample, read by the head
 
 
 @dataclass(frozen=True)
@@ -59,9 +61,10 @@ def trial_cost(config: LSTMConfig, dataset_settings: MNIST1D | Adding | NpzFile 
     Raises :class:`~experiments.errors.DataError` when a file it must read is missing or malformed.
     """
     shape = data_shape(dataset_settings, config.window)
-    memory = estimate_training_memory(config, shape.features, shape.outputs, shape.timesteps, config.batch_size)
+    memory = estimate_training_memory(config, shape.features, shape.outputs, shape.timesteps, config.batch_size,
+                                      shape.static)
     return TrialCost(
-        param_count=param_count(config, shape.features, shape.outputs),
+        param_count=param_count(config, shape.features, shape.outputs, shape.static),
         memory_bytes=memory.total,
         weights_bytes=memory.weights,
         gradients_bytes=memory.gradients,
@@ -78,18 +81,18 @@ def data_shape(settings: MNIST1D | Adding | NpzFile | Series, window: int | None
     if isinstance(settings, Adding):
         return DataShape(settings.length, 2, 1)
     if isinstance(settings, NpzFile):
-        path = _existing(Path(settings.path), "an .npz with arrays X and y")
+        path = _existing(Path(settings.path), "an .npz with arrays X and y (and optionally static)")
         stat = path.stat()
         return _npz_shape(path.resolve(), settings.task, stat.st_size, stat.st_mtime_ns)
     if isinstance(settings, Series):
-        outputs = 1
-        if settings.task == "classification":
+        outputs = len(settings.target_columns) if settings.multilabel else 1
+        if settings.task == "classification" and not settings.multilabel:
             from experiments.table import checked_path
 
             path = checked_path(settings)
             stat = path.stat()
             outputs = _series_classes(settings, stat.st_size, stat.st_mtime_ns)
-        return DataShape(window or settings.window, len(settings.feature_columns), outputs)
+        return DataShape(window or settings.window, len(settings.feature_columns), outputs, len(settings.static_columns))
     raise TypeError(f"unknown dataset settings {type(settings).__name__}")
 
 
@@ -104,10 +107,12 @@ def _existing(path: Path, expected: str) -> Path:
 def _npz_shape(path: Path, task: str, size: int, mtime_ns: int) -> DataShape:
     """``size``/``mtime_ns`` only key the cache."""
     fix = "check it loads with np.load, or run `searchsvc validate` on the data"
+    y = None
     try:
         with zipfile.ZipFile(path) as archive:
-            x_shape = _member_shape(archive, "X.npy")
-            if task == "classification":
+            x_shape, y_shape = _member_shape(archive, "X.npy"), _member_shape(archive, "y.npy")
+            static_shape = _member_shape(archive, "static.npy") if "static.npy" in archive.namelist() else None
+            if task == "classification" and len(y_shape) == 1:
                 with archive.open("y.npy") as f:
                     y = np.load(f, allow_pickle=False)
     except (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
@@ -115,8 +120,11 @@ def _npz_shape(path: Path, task: str, size: int, mtime_ns: int) -> DataShape:
     if len(x_shape) != 3:
         raise DataError(f"dataset X: expected 3 dimensions (samples, timesteps, features), got shape {x_shape} "
                         f"(file: {path})")
-    outputs = int(y.max()) + 1 if task == "classification" and y.size else 1
-    return DataShape(x_shape[1], x_shape[2], outputs)
+    outputs = 1
+    if task == "classification":
+        outputs = y_shape[1] if len(y_shape) == 2 else int(y.max()) + 1 if y is not None and y.size else 1
+    static = static_shape[1] if static_shape is not None and len(static_shape) == 2 else 0
+    return DataShape(x_shape[1], x_shape[2], outputs, static)
 
 
 def _member_shape(archive: zipfile.ZipFile, name: str) -> tuple[int, ...]:

@@ -9,13 +9,23 @@ Rules (applied by :func:`normalize`, so what is recorded is what was trained):
   ``layers == 1`` trains without dropout and is recorded as ``dropout_placement="none"``,
   ``dropout=None``.
 * ``momentum`` only acts for ``sgd`` and ``rmsprop``; otherwise it is inactive (``None``).
+* ``resample`` acts on stateless trials only: a stateful trial reads its windows as streams in time
+  order, which a resampled set of windows is not, so it trains on the windows as they are and is
+  recorded with ``resample=None``.
 
 Inactive parameters are ``None`` in the trial's config; the analysis treats them as absent.
 
-``window``, ``stateful`` and ``class_weight`` have no rule here: they act on every trial of a data set
-that takes them (``window`` and ``stateful``: a ``series``; ``class_weight``: a classification), and a
-space that searches them on another data set is refused before the sweep
-(:func:`experiments.checks.check_params`). ``window`` ``None`` is the data set's own window.
+``window``, ``stateful``, ``class_weight``, ``binary_head``, ``resample`` and ``static_input`` have no
+other rule here: each acts on every trial of a data set that takes it (``window`` and ``stateful``: a
+``series``; ``class_weight``: a classification; ``binary_head``: a classification of two classes;
+``resample``: a classification of one label per sample; ``static_input``: a data set with static
+inputs), and a space that searches one on another data set is refused before the sweep
+(:func:`experiments.checks.check_params` from the settings, :func:`experiments.checks.check_config`
+once the data is read), so none of them is recorded inactive there. ``window`` ``None`` is the data
+set's own window; ``binary_head`` ``None`` is one logit per class (``softmax2`` for two classes);
+``resample`` ``None`` trains on the training part as it is (``none``);
+``static_input`` ``None`` uses the data set's static inputs when it has them (``true``), and ``false``
+leaves them out of the model.
 """
 
 from __future__ import annotations
@@ -28,6 +38,10 @@ PLACEMENTS = ("none", "input", "between", "output")
 OPTIMIZERS = ("sgd", "adam", "adamw", "adagrad", "rmsprop")
 MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")
 CLASS_WEIGHTS = ("none", "balanced")
+#: the head of a two-class problem: two logits and a softmax, or one logit and a sigmoid
+BINARY_HEADS = ("softmax2", "sigmoid1")
+#: random resampling of the training part, drawn again every epoch
+RESAMPLES = ("none", "oversample", "undersample")
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,9 @@ DOMAINS: dict[str, Domain] = {
     "window": Domain(int, 1, 100_000),
     "stateful": Domain(bool),
     "class_weight": Domain(str, choices=CLASS_WEIGHTS),
+    "binary_head": Domain(str, choices=BINARY_HEADS),
+    "resample": Domain(str, choices=RESAMPLES),
+    "static_input": Domain(bool),
 }
 
 
@@ -100,7 +117,12 @@ class LSTMConfig:
     window: int | None = None  # steps of a series window; None: the data set's own ``window``
     stateful: bool = False  # carry (h, c) across consecutive windows of a series (experiments.stateful);
     #                         a bidirectional model carries its forward direction only
-    class_weight: str = "none"  # "balanced": cross-entropy weights n / (K · count_k) of the training labels
+    class_weight: str = "none"  # "balanced": cross-entropy weights n / (K · count_k) of the training labels;
+    #                             multi-label: a pos_weight per label, its training negatives / positives
+    binary_head: str | None = None  # two classes: "softmax2" (two logits, the default) or "sigmoid1" (one logit)
+    resample: str | None = None  # "oversample" / "undersample" the training part to equal classes, each epoch
+    #                              anew; None (not searched, or inactive) trains as "none"
+    static_input: bool | None = None  # None / True: the data set's static inputs join the head; False: left out
 
     @classmethod
     def from_params(cls, params: Mapping[str, object]) -> LSTMConfig:
@@ -128,6 +150,8 @@ def normalize(params: Mapping[str, object]) -> dict[str, object]:
         out["dropout"] = None
     if out.get("optimizer", LSTMConfig.optimizer) not in MOMENTUM_OPTIMIZERS and "momentum" in out:
         out["momentum"] = None
+    if out.get("stateful") and "resample" in out:
+        out["resample"] = None
     return out
 
 

@@ -17,14 +17,19 @@ to scikit-learn's where it defines them (``tests/experiments/test_metrics.py`` c
 * sensitivity = recall of class 1, specificity = recall of class 0 (two classes). ``None`` with the
   reason in :attr:`BinaryRates.note` when the split has no positives or no negatives.
 
-A split without samples has no metric: every function raises ``ValueError``.
+A split without samples has no metric: every function raises ``ValueError``. Multi-label metrics
+(subset accuracy, micro/macro-F1, macro AUROC, per-label rates) are in :mod:`experiments.multilabel`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from experiments.multilabel import LabelCounts
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int | None = None) -> np.ndarray:
@@ -117,17 +122,22 @@ def binary_rates(confusion: np.ndarray, split: str = "the split") -> BinaryRates
 @dataclass(frozen=True)
 class Evaluation:
     """What one pass over a split measured: the mean loss and, for a classification, the confusion
-    matrix, plus the true labels and scores of class 1 where AUROC needs them (two classes)."""
+    matrix, plus the true labels and scores of class 1 where AUROC needs them (two classes). For a
+    multi-label classification, ``label_counts`` instead of the confusion matrix, and the labels and
+    scores (samples, labels) where the macro AUROC needs them."""
 
     loss: float
     confusion: np.ndarray | None = None
     labels: np.ndarray | None = None
     scores: np.ndarray | None = None
+    label_counts: LabelCounts | None = None
 
     def score(self, metric: str) -> float:
         """The objective ``metric`` (a key of :data:`experiments.settings.METRICS`) on this split."""
         if metric in ("loss", "mse"):
             return self.loss
+        if self.label_counts is not None:
+            return self._multilabel_score(metric)
         if self.confusion is None:
             raise ValueError(f"metric: {metric!r} needs a classification, but this split was a regression")
         if metric == "auroc":
@@ -138,3 +148,18 @@ class Evaluation:
         if metric not in by_name:
             raise ValueError(f"metric: expected one of loss, mse, auroc, {', '.join(by_name)}; got {metric!r}")
         return by_name[metric](self.confusion)
+
+    def _multilabel_score(self, metric: str) -> float:
+        from experiments import multilabel
+
+        if metric == "macro_auroc":
+            if self.scores is None or self.labels is None:
+                raise ValueError("metric: 'macro_auroc' needs the scores of every label, which this evaluation did "
+                                 "not keep")
+            return multilabel.macro_auroc(self.labels, self.scores)
+        by_name = {"subset_accuracy": multilabel.subset_accuracy, "micro_f1": multilabel.micro_f1,
+                   "macro_f1": multilabel.macro_f1}
+        if metric not in by_name:
+            raise ValueError(f"metric: a multi-label split is scored by loss, macro_auroc, {', '.join(by_name)}; "
+                             f"got {metric!r}")
+        return by_name[metric](self.label_counts)

@@ -13,6 +13,10 @@ parallel streams with B = min(batch_size, windows of the split): stream i holds 
 the first (windows mod B) streams one more than the others, and batch t is the t-th window of every
 stream still running, so batch t+1's row i continues batch t's row i. ``keep_*`` is 0 where a window
 starts a series (the trainable resets that row's state there), else 1.
+
+A list of target columns makes each window's target the 0/1 labels of those columns (multi-label);
+static columns give every window of a series that series' values, standardised over the training
+rows of all series as the features are.
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.splits import MAX_CLASSES, Dataset
+from experiments.splits import MAX_CLASSES, Dataset, Targets
 from experiments.errors import DataError
 from experiments.hyperparams import LSTMConfig
 from experiments.settings import Series, Task
 from experiments.table import SeriesTable, checked_path, read_series_table
+from experiments.userdata import labels_vary_in_training, standardisation
 
 SPLITS = ("train", "val", "test")
 SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
@@ -40,7 +45,7 @@ MAX_LAYOUTS = 8
 @dataclass(frozen=True)
 class SplitSeries:
     """One split's part of every series: standardised inputs (float32, (rows, features)) and targets
-    (float32 standardised, or int64 class labels)."""
+    (float32 standardised, int64 class labels, or float32 0/1 (rows, labels) of a multi-label target)."""
 
     inputs: tuple[np.ndarray, ...]
     targets: tuple[np.ndarray, ...]
@@ -50,12 +55,13 @@ class SplitSeries:
 
 
 @dataclass(frozen=True, eq=False)
-class SeriesData:
+class SeriesData(Targets):
     """A table of series, split in time and standardised with the training parts' statistics.
 
     ``feature_mean``/``feature_std`` (float64, per feature) and ``target_mean``/``target_std``
     (regression; 0 and 1 for classification) undo the standardisation: ``value * std + mean``.
-    Compared and hashed by identity, as :class:`~experiments.splits.Dataset`.
+    ``static``: float32 (series, static columns), standardised, or None; ``n_labels``: labels of a
+    multi-label target (0 otherwise). Compared and hashed by identity, as :class:`~experiments.splits.Dataset`.
     """
 
     settings: Series
@@ -70,14 +76,20 @@ class SeriesData:
     feature_std: np.ndarray
     target_mean: float
     target_std: float
+    static: np.ndarray | None = None
+    n_labels: int = 0
 
     @property
     def features(self) -> int:
         return len(self.settings.feature_columns)
 
     @property
-    def n_outputs(self) -> int:
-        return self.n_classes if self.task == "classification" else 1
+    def static_features(self) -> int:
+        return 0 if self.static is None else self.static.shape[1]
+
+    @property
+    def source(self) -> str:
+        return str(self.settings.path)
 
     @property
     def max_window(self) -> int:
@@ -106,29 +118,40 @@ class SeriesData:
         return layouts[key]
 
     def _stateless(self, window: int) -> Dataset:
-        arrays = []
+        arrays, statics = [], {}
         for split in SPLITS:
-            x, y, _ = self._windows(split, window, self.settings.stride)
+            x, y, _, series = self._windows(split, window, self.settings.stride)
             arrays += [x, y]
-        return Dataset(self.name, self.task, self.n_classes, *arrays)
+            statics[f"static_{split}"] = self._static(series)
+        return Dataset(self.name, self.task, self.n_classes, *arrays, **self._extras(statics))
 
     def _stateful(self, window: int, batch_size: int) -> StreamDataset:
-        arrays, streams, keeps = [], [], []
+        arrays, streams, keeps, statics = [], [], [], {}
         for split in SPLITS:
-            x, y, first = self._windows(split, window, window)
+            x, y, first, series = self._windows(split, window, window)
             b = min(batch_size, len(y))
             order = stream_order(len(y), b)
             arrays += [x[order], y[order]]
             streams.append(b)
             keeps.append((~first[order]).astype(np.float32))
-        return StreamDataset(self.name, self.task, self.n_classes, *arrays, *streams, *keeps)
+            statics[f"static_{split}"] = self._static(series[order])
+        return StreamDataset(self.name, self.task, self.n_classes, *arrays, *streams, *keeps, **self._extras(statics))
 
-    def _windows(self, split: str, window: int, stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """All series' windows of one split, series after series: x, y, and whether each starts its series."""
+    def _static(self, series: np.ndarray) -> np.ndarray | None:
+        """Each window's static inputs: its series' (``series``: the series index of each window)."""
+        return None if self.static is None else np.ascontiguousarray(self.static[series])
+
+    def _extras(self, statics: dict[str, np.ndarray | None]) -> dict[str, object]:
+        return {**statics, "n_labels": self.n_labels, "source": self.source}
+
+    def _windows(self, split: str, window: int, stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """All series' windows of one split, series after series: x, y, whether each starts its series, and
+        the index of its series."""
         part: SplitSeries = getattr(self, split)
         cut = [cut_windows(x, y, window, stride, self.settings.horizon) for x, y in zip(part.inputs, part.targets)]
         first = np.concatenate([np.arange(len(y)) == 0 for _, y in cut])
-        return np.concatenate([x for x, _ in cut]), np.concatenate([y for _, y in cut]), first
+        series = np.concatenate([np.full(len(y), i) for i, (_, y) in enumerate(cut)])
+        return np.concatenate([x for x, _ in cut]), np.concatenate([y for _, y in cut]), first, series
 
 
 @dataclass(frozen=True, eq=False)
@@ -199,10 +222,14 @@ def _load(settings: Series, path: Path, size: int, mtime_ns: int) -> SeriesData:
     parts = _split_in_time(table, settings)
     _check_room({split: [len(y) for y in parts[split][1]] for split in SPLITS}, table.ids, settings.window, settings)
     mean, std = _standardisation(np.concatenate(parts["train"][0]), settings.feature_columns, "features", where)
+    n_labels = 0
     if settings.task == "regression":
         train_targets = np.concatenate(parts["train"][1])[:, None]
         (target_mean,), (target_std,) = _standardisation(train_targets, (settings.target,), "target", where)
         n_classes = 0
+    elif settings.multilabel:
+        target_mean, target_std, n_classes = 0.0, 1.0, 0
+        n_labels = _check_multilabel(parts, settings, where)
     else:
         target_mean, target_std = 0.0, 1.0
         n_classes = _check_labels(parts, settings, where)
@@ -211,12 +238,15 @@ def _load(settings: Series, path: Path, size: int, mtime_ns: int) -> SeriesData:
         inputs = tuple(((x - mean) / std).astype(np.float32) for x in parts[split][0])
         if settings.task == "regression":
             targets = tuple(((y - target_mean) / target_std).astype(np.float32) for y in parts[split][1])
+        elif settings.multilabel:
+            targets = tuple(y.astype(np.float32) for y in parts[split][1])
         else:
             targets = tuple(y.astype(np.int64) for y in parts[split][1])
         return SplitSeries(inputs, targets)
 
     return SeriesData(settings, path.stem, settings.task, n_classes, table.ids, split_series("train"),
-                      split_series("val"), split_series("test"), mean, std, float(target_mean), float(target_std))
+                      split_series("val"), split_series("test"), mean, std, float(target_mean), float(target_std),
+                      _standardised_static(table, parts, settings, where), n_labels)
 
 
 def _split_in_time(table: SeriesTable, settings: Series) -> dict[str, tuple[list[np.ndarray], list[np.ndarray]]]:
@@ -262,15 +292,28 @@ def _check_room(rows: dict[str, list[int]], ids: tuple[str, ...], window: int, s
 
 def _standardisation(values: np.ndarray, columns: tuple[str, ...], field: str, where: str):
     """Mean and standard deviation per column of the training rows; refuses a constant column."""
-    mean, std = values.mean(axis=0), values.std(axis=0)
-    for column, m, s in zip(columns, mean, std):
-        if not s > 0 or not np.isfinite(s):
-            raise DataError(
-                f"dataset.{field}: column {column!r} is constant ({m:.6g}) over the training part of every series, "
-                f"so it cannot be standardised and carries nothing to learn from; leave it out of dataset.{field}, "
-                f"or bring data where it varies {where}"
-            )
-    return mean, std
+    return standardisation(values, [f"column {c!r}" for c in columns], f"dataset.{field}",
+                           "the training part of every series", f"leave it out of dataset.{field}, or bring data "
+                           f"where it varies", where)
+
+
+def _standardised_static(table: SeriesTable, parts: dict, settings: Series, where: str) -> np.ndarray | None:
+    """Each series' static values, standardised over the training rows of all series (float32), or None."""
+    if not settings.static_columns:
+        return None
+    statics = np.stack(table.statics)
+    train_rows = [len(y) for y in parts["train"][1]]
+    mean, std = _standardisation(np.repeat(statics, train_rows, axis=0), settings.static_columns, "static", where)
+    return ((statics - mean) / std).astype(np.float32)
+
+
+def _check_multilabel(parts: dict, settings: Series, where: str) -> int:
+    """Multi-label targets (0/1, checked as the table was read): each label varies in the training part;
+    returns the number of labels."""
+    columns = settings.target_columns
+    labels_vary_in_training(np.concatenate(parts["train"][1]), lambda j: f"column {columns[j]!r}", "dataset.target",
+                            where)
+    return len(columns)
 
 
 def _check_labels(parts: dict, settings: Series, where: str) -> int:

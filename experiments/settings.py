@@ -20,9 +20,16 @@ METRICS: dict[str, tuple[Literal["max", "min"], Task | None]] = {
     "balanced_accuracy": ("max", "classification"),
     "macro_f1": ("max", "classification"),
     "auroc": ("max", "classification"),
+    "subset_accuracy": ("max", "classification"),
+    "micro_f1": ("max", "classification"),
+    "macro_auroc": ("max", "classification"),
 }
 #: objective metrics defined for two classes only (the positive class is label 1)
 BINARY_METRICS = frozenset({"auroc"})
+#: objective metrics of a multi-label classification (experiments.multilabel)
+MULTILABEL_METRICS = frozenset({"loss", "subset_accuracy", "micro_f1", "macro_f1", "macro_auroc"})
+#: objective metrics read from the scores, not only from the decisions: their evaluations keep the scores
+SCORED_METRICS = BINARY_METRICS | {"macro_auroc"}
 
 
 class _Settings(BaseModel):
@@ -61,7 +68,10 @@ class Adding(_Settings):
 
 
 class NpzFile(_Settings):
-    """A user's ``.npz`` with ``X`` (samples, timesteps, features) and ``y`` (samples,)."""
+    """A user's ``.npz`` with ``X`` (samples, timesteps, features) and ``y`` (samples,), or for a multi-label
+    classification ``y`` (samples, labels) of 0/1; optionally ``static`` (samples, features): inputs
+    that are not series, read by the head beside the LSTM's final state (standardised with the
+    training part's mean and standard deviation)."""
 
     name: Literal["npz"] = "npz"
     path: Path
@@ -95,13 +105,22 @@ class Series(_Settings):
     its last step; windows start every ``stride`` steps (stateless trials; stateful ones use stride =
     window). Features and a regression target are standardised with the mean and standard deviation
     of the training part of all series, so regression metrics are on that standardised scale.
+
+    A list of ``target`` columns (two or more, each 0/1) makes a multi-label classification. ``static``
+    columns hold one value per series (the same in each of its rows): every window of a series reads
+    them beside the LSTM's final state, standardised as the features are.
     """
 
     name: Literal["series"] = "series"
     path: Path = Field(description="a .csv, or a .parquet/.pq file")
-    target: str = Field(description="the column to predict")
+    target: str | tuple[str, ...] = Field(
+        description="the column to predict, or a list of 0/1 columns (multi-label classification)"
+    )
     features: tuple[str, ...] | None = Field(
         None, min_length=1, description="input columns; default for regression: the target alone"
+    )
+    static: tuple[str, ...] | None = Field(
+        None, min_length=1, description="columns of one value per series, read beside the LSTM's final state"
     )
     id: str | None = Field(None, description="column naming the series of each row, for several series")
     time: str | None = Field(
@@ -119,6 +138,16 @@ class Series(_Settings):
     @model_validator(mode="after")
     def _consistent(self) -> Series:
         _check_fractions(self.val_fraction, self.test_fraction)
+        if self.multilabel:
+            if self.task != "classification" or len(self.target) < 2:
+                raise ValueError(
+                    f"target: a list of target columns is a multi-label classification of two or more 0/1 "
+                    f"columns, got {len(self.target)} with task {self.task}; set task: classification and list "
+                    f"two or more columns, or name one column"
+                )
+            if len(set(self.target)) != len(self.target):
+                twice = sorted({t for t in self.target if self.target.count(t) > 1})
+                raise ValueError(f"target: {twice[0]!r} is listed twice; list each column once")
         if self.task == "regression" and self.horizon < 1:
             raise ValueError(
                 f"horizon: a regression forecasts the target at least 1 step after the window, got {self.horizon}; "
@@ -129,22 +158,43 @@ class Series(_Settings):
                 f"features: a classification names its input columns (the label column {self.target!r} alone "
                 f"would leak the label); set features: [column, ...]"
             )
-        features = self.features or ()
-        if len(set(features)) != len(features):
-            twice = sorted({f for f in features if features.count(f) > 1})
-            raise ValueError(f"features: {twice[0]!r} is listed twice; list each column once")
+        features, static = self.features or (), self.static or ()
+        for key, columns in (("features", features), ("static", static)):
+            if len(set(columns)) != len(columns):
+                twice = sorted({f for f in columns if columns.count(f) > 1})
+                raise ValueError(f"{key}: {twice[0]!r} is listed twice; list each column once")
         for key in ("id", "time"):
             column = getattr(self, key)
-            if column is not None and (column == self.target or (key == "id" and column in features)):
+            if column is not None and (column in self.target_columns or (key == "id" and column in features)):
                 raise ValueError(
                     f"{key}: column {column!r} is also the target or a feature; name another column for {key}"
                 )
+        for column in static:
+            if column in self.target_columns + features or column in (self.id, self.time):
+                raise ValueError(
+                    f"static: column {column!r} is also the target, a feature, the id or the time; a static column "
+                    f"is an input of its own: name another column, or leave it out of static"
+                )
         return self
+
+    @property
+    def multilabel(self) -> bool:
+        """Whether ``target`` is a list of columns (a multi-label classification)."""
+        return isinstance(self.target, tuple)
+
+    @property
+    def target_columns(self) -> tuple[str, ...]:
+        """The target column(s)."""
+        return self.target if isinstance(self.target, tuple) else (self.target,)
 
     @property
     def feature_columns(self) -> tuple[str, ...]:
         """The input columns: ``features``, or the target alone."""
         return self.features or (self.target,)
+
+    @property
+    def static_columns(self) -> tuple[str, ...]:
+        return self.static or ()
 
 
 DatasetSettings = Annotated[MNIST1D | Adding | NpzFile | Series, Field(discriminator="name")]

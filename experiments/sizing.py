@@ -13,19 +13,38 @@ from experiments.hyperparams import LSTMConfig, dropout_at
 FLOAT32_BYTES = 4
 
 
-def param_count(config: LSTMConfig, n_features: int, n_outputs: int) -> int:
-    """Trainable parameters of ``LSTMModel(config, n_features, n_outputs)``, by formula.
+def head_outputs(config: LSTMConfig, n_outputs: int) -> int:
+    """Logits of the head for a data set of ``n_outputs`` (classes, labels, or 1): one for ``binary_head:
+    sigmoid1`` (two classes only), else ``n_outputs``."""
+    if config.binary_head in (None, "softmax2"):
+        return n_outputs
+    if config.binary_head != "sigmoid1":
+        raise ValueError(f"binary_head: expected softmax2 or sigmoid1, got {config.binary_head!r}")
+    if n_outputs != 2:
+        raise ValueError(f"binary_head: sigmoid1 is the head of a two-class problem, got {n_outputs} outputs")
+    return 1
+
+
+def static_width(config: LSTMConfig, n_static: int) -> int:
+    """Static inputs the head reads beside the LSTM's final state: the data set's ``n_static``, or none
+    with ``static_input: false``."""
+    return 0 if config.static_input is False else n_static
+
+
+def param_count(config: LSTMConfig, n_features: int, n_outputs: int, n_static: int = 0) -> int:
+    """Trainable parameters of ``LSTMModel(config, n_features, n_outputs, n_static)``, by formula.
 
     Per layer and direction ``4h(i + h + 2)`` (input and recurrent weights of the four gates and
     torch's two bias vectors), with ``i = n_features`` for the first layer and ``h * directions``
-    above; plus the head ``(h * directions + 1) * n_outputs``.
+    above; plus the head ``(h * directions + s + 1) * o`` with ``s`` = :func:`static_width` and
+    ``o`` = :func:`head_outputs`.
     """
     h, d = config.units, 2 if config.bidirectional else 1
     total = 0
     for layer in range(config.layers):
         i = n_features if layer == 0 else h * d
         total += d * 4 * h * (i + h + 2)
-    return total + (h * d + 1) * n_outputs
+    return total + (h * d + static_width(config, n_static) + 1) * head_outputs(config, n_outputs)
 
 
 @dataclass(frozen=True)
@@ -55,7 +74,7 @@ def optimizer_state_tensors(config: LSTMConfig) -> int:
 
 
 def estimate_training_memory(
-    config: LSTMConfig, n_features: int, n_outputs: int, timesteps: int, batch_size: int
+    config: LSTMConfig, n_features: int, n_outputs: int, timesteps: int, batch_size: int, n_static: int = 0
 ) -> MemoryEstimate:
     """Estimated peak memory of one CPU training step, float32; the data set and torch itself excluded.
 
@@ -70,6 +89,8 @@ def estimate_training_memory(
       transient of the first backward layer, ``6·B·T·h`` scratch and one layer-direction's weights
       ``4h(i + h + 2)`` reordered; plus ``B·T·F`` input, and dropout's kept output and bool mask
       (1.25 floats an element) for ``input`` (B·T·F) and ``between`` ((L−1)·B·T·h·d) placements.
+    * with s static inputs (:func:`static_width`), their batch and the head's input they are
+      concatenated into, with its gradient: ``B·s + 2·B·(h·d + s)``.
 
     Calibrated against the peak of the torch CPU allocator (``total_allocated`` of the profiler's
     allocation events) over 212 configs (h 32–256, L 1–3, uni/bidirectional, T 10–100, B 32–128,
@@ -79,7 +100,7 @@ def estimate_training_memory(
     """
     h, d, L = config.units, 2 if config.bidirectional else 1, config.layers
     B, T, F = batch_size, timesteps, n_features
-    p = param_count(config, n_features, n_outputs)
+    p = param_count(config, n_features, n_outputs, n_static)
     floats = 0.0
     for layer in range(L):
         i = F if layer == 0 else h * d
@@ -88,6 +109,9 @@ def estimate_training_memory(
     floats += 6 * B * T * h + 4 * h * (widest + h + 2) + B * T * F
     floats += 1.25 * B * T * F * (dropout_at(config, "input") > 0)
     floats += 1.25 * (L - 1) * B * T * h * d * (dropout_at(config, "between") > 0)
+    s = static_width(config, n_static)
+    if s:
+        floats += B * s + 2 * B * (h * d + s)
     return MemoryEstimate(
         weights=FLOAT32_BYTES * p,
         gradients=FLOAT32_BYTES * p,

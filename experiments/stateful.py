@@ -26,10 +26,12 @@ def stream_batches(
     keep: torch.Tensor,
     streams: int,
     autocast: contextlib.AbstractContextManager | None = None,
+    static: torch.Tensor | None = None,
 ) -> Iterator[tuple[slice, torch.Tensor]]:
     """Yield (rows, predictions) batch by batch over ``x`` (rows in stream order), carrying the state.
 
     ``keep``: float per row, 0 where the row's window starts a series (its state is reset), else 1.
+    ``static``: the rows' static inputs, in the same order, when the model reads them.
     The predictions keep their graph (for a training step); the carried state does not.
     """
     lstm = model.lstm
@@ -46,6 +48,6 @@ def stream_batches(
             mask = mask * forward_only
         state = (state[0][:, :n] * mask, state[1][:, :n] * mask)
         with autocast or contextlib.nullcontext():
-            out, (h_n, c_n) = model.step(x[rows], state)
+            out, (h_n, c_n) = model.step(x[rows], state) if static is None else model.step(x[rows], state, static[rows])
         state = (h_n.detach().float(), c_n.detach().float())
         yield rows, out

@@ -14,6 +14,7 @@ import numpy as np
 
 from experiments.errors import DataError
 from experiments.settings import Series
+from experiments.userdata import binary_labels
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv",)
@@ -25,7 +26,8 @@ class SeriesTable:
 
     ids: tuple[str, ...]  # each series' value of the id column; ("",) for a table of one series
     inputs: tuple[np.ndarray, ...]  # float64 (rows, features), the feature columns in settings order
-    targets: tuple[np.ndarray, ...]  # float64 (rows,), the target column
+    targets: tuple[np.ndarray, ...]  # float64 (rows,), the target column; (rows, labels) for several
+    statics: tuple[np.ndarray, ...] = ()  # float64 (static columns,), each series' values of the static columns
 
 
 def checked_path(settings: Series) -> Path:
@@ -67,14 +69,38 @@ def read_series_table(settings: Series) -> SeriesTable:
     n = len(frame)
     if n == 0:
         raise DataError(f"dataset.path: '{path}' has a header but no rows; expected one row per time step")
-    numbers = {c: _numeric(frame, c, "target" if c == settings.target else "features", where)
-               for c in dict.fromkeys(settings.feature_columns + (settings.target,))}
+    targets, static = settings.target_columns, settings.static_columns
+    numbers = {c: _numeric(frame, c, "target" if c in targets else "static" if c in static else "features", where)
+               for c in dict.fromkeys(settings.feature_columns + targets + static)}
     groups = [np.arange(n)] if settings.id is None else _groups(frame[settings.id], settings.id, where)
     if settings.time is not None:
         groups = [_sorted_by_time(frame[settings.time].to_numpy()[rows], rows, settings, frame, where) for rows in groups]
     ids = ("",) if settings.id is None else tuple(str(frame[settings.id].iloc[rows[0]]) for rows in groups)
     inputs = np.stack([numbers[c] for c in settings.feature_columns], axis=1)
-    return SeriesTable(ids, tuple(inputs[rows] for rows in groups), tuple(numbers[settings.target][rows] for rows in groups))
+    if settings.multilabel:
+        target = binary_labels(np.stack([numbers[c] for c in targets], axis=1), lambda j: f"column {targets[j]!r}",
+                               "dataset.target", "data row", where, base=1)
+    else:
+        target = numbers[settings.target]
+    statics = tuple(_one_per_series(numbers, static, rows, settings, frame, where) for rows in groups) if static else ()
+    return SeriesTable(ids, tuple(inputs[rows] for rows in groups), tuple(target[rows] for rows in groups), statics)
+
+
+def _one_per_series(numbers: dict, columns: tuple[str, ...], rows: np.ndarray, settings: Series, frame,
+                    where: str) -> np.ndarray:
+    """The static columns' values of one series (``rows``), refusing a column that varies within it."""
+    for column in columns:
+        values = numbers[column][rows]
+        varies = values != values[0]
+        if varies.any():
+            first = int(np.argmax(varies))
+            series = "the series" if settings.id is None else f"series {str(frame[settings.id].iloc[rows[0]])!r}"
+            raise DataError(
+                f"dataset.static: column {column!r} varies within {series} ({values[0]:g} at data row "
+                f"{int(rows[0]) + 1}, {values[first]:g} at data row {int(rows[first]) + 1}); a static column holds one "
+                f"value per series; list it in dataset.features if it changes over time, or fix the file {where}"
+            )
+    return np.array([numbers[column][rows[0]] for column in columns])
 
 
 def read_target(settings: Series) -> np.ndarray:
@@ -98,8 +124,9 @@ def _read_named(settings: Series, named: list[tuple[str, str]]):
 
 def _needed(settings: Series) -> list[tuple[str, str]]:
     """(setting, column) for every column the settings name."""
-    named = [("target", settings.target), ("id", settings.id), ("time", settings.time)]
+    named = [("target", column) for column in settings.target_columns] + [("id", settings.id), ("time", settings.time)]
     named += [("features", column) for column in settings.features or ()]
+    named += [("static", column) for column in settings.static_columns]
     return [(field, column) for field, column in named if column is not None]
 
 

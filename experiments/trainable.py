@@ -9,6 +9,12 @@ A series (:mod:`experiments.series`) gives each trial the windows of its config.
 shuffle them every epoch, each window starting from a zero state; stateful trials run them in order
 as parallel streams, carrying (h, c) from batch to batch (:mod:`experiments.stateful`), in training
 and in evaluation alike.
+
+A multi-label data set trains one sigmoid logit per label (:mod:`experiments.losses`) and is scored
+by :mod:`experiments.multilabel`; a data set's static inputs join the head (:class:`LSTMModel`);
+``binary_head: sigmoid1`` trains one logit for two classes, scored from the same probabilities of
+the positive class as two logits; ``resample`` draws each epoch's training rows
+(:mod:`experiments.resampling`).
 """
 
 from __future__ import annotations
@@ -16,71 +22,31 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-import warnings
-import weakref
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from experiments.checks import check_objective
-from experiments.splits import SPLIT_ARRAYS, Dataset
-from experiments.hyperparams import CLASS_WEIGHTS, OPTIMIZERS, LSTMConfig
+from experiments.checks import check_config, check_objective
+from experiments.losses import (  # noqa: F401 - batch_loss and balanced_class_weights: re-exported
+    balanced_class_weights,
+    balanced_pos_weights,
+    batch_loss,
+    multilabel_loss,
+    sigmoid_loss,
+)
+from experiments.splits import Dataset
+from experiments.hyperparams import CLASS_WEIGHTS, OPTIMIZERS, RESAMPLES, LSTMConfig
 from experiments.metrics import Evaluation, binary_rates
 from experiments.model import LSTMModel, estimate_training_memory
+from experiments.multilabel import LabelCounts, label_rates
+from experiments.resampling import Resampler
 from experiments.results import EpochMetrics, TrialResult
 from experiments.series import SeriesData, StreamDataset
-from experiments.settings import BINARY_METRICS, METRICS, Task, TrainingSettings
+from experiments.settings import METRICS, SCORED_METRICS, TrainingSettings
 from experiments.stateful import stream_batches
-
-
-@dataclass(frozen=True)
-class DatasetTensors:
-    """A :class:`Dataset`'s splits as tensors on one device."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-
-
-@dataclass(frozen=True)
-class KeepTensors:
-    """A :class:`StreamDataset`'s reset masks (0 where a window starts a series) on one device."""
-
-    train: torch.Tensor
-    val: torch.Tensor
-    test: torch.Tensor
-
-
-_TENSORS: weakref.WeakKeyDictionary[Dataset, dict[tuple[type, torch.device], object]] = weakref.WeakKeyDictionary()
-
-
-def dataset_tensors(data: Dataset, device: torch.device) -> DatasetTensors:
-    """``data`` as tensors on ``device``, built once per data set, device and process.
-
-    On CPU the tensors share the (read-only) arrays' memory; nothing here writes to them.
-    """
-    return _on_device(data, device, DatasetTensors, SPLIT_ARRAYS)
-
-
-def keep_tensors(data: StreamDataset, device: torch.device) -> KeepTensors:
-    """``data``'s reset masks on ``device``, built once per data set, device and process."""
-    return _on_device(data, device, KeepTensors, ("keep_train", "keep_val", "keep_test"))
-
-
-def _on_device(data: Dataset, device: torch.device, kind: type, names: tuple[str, ...]):
-    per_device = _TENSORS.setdefault(data, {})
-    if (kind, device) not in per_device:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "The given NumPy array is not writable")
-            per_device[kind, device] = kind(*(torch.from_numpy(getattr(data, name)).to(device) for name in names))
-    return per_device[kind, device]
+from experiments.tensors import DatasetTensors, KeepTensors, dataset_tensors, keep_tensors  # noqa: F401 - re-exported
 
 
 def make_optimizer(config: LSTMConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
@@ -97,27 +63,6 @@ def make_optimizer(config: LSTMConfig, params: Iterable[nn.Parameter]) -> torch.
     if config.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {config.optimizer!r}")
-
-
-def batch_loss(
-    task: Task, out: torch.Tensor, y: torch.Tensor, reduction: str = "mean", weight: torch.Tensor | None = None
-) -> torch.Tensor:
-    """Cross-entropy on logits (classification; ``weight`` per class) or MSE on the single output (regression)."""
-    if task == "classification":
-        return F.cross_entropy(out, y, weight=weight, reduction=reduction)
-    return F.mse_loss(out.squeeze(-1), y, reduction=reduction)
-
-
-def balanced_class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """Weights n / (K · count_k) of the K classes present in ``labels`` (float32, one per class 0..n_classes-1).
-
-    A class absent from ``labels`` gets weight 0: no training sample has it, so it weighs nothing.
-    """
-    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-    present = counts > 0
-    weights = np.zeros(n_classes)
-    weights[present] = len(labels) / (int(present.sum()) * counts[present])
-    return weights.astype(np.float32)
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -159,8 +104,11 @@ def train_trial(
     values decay into that range (seen with RMSprop on the imbalanced example) each step otherwise
     takes up to 12 times as long; it changes no result that has no subnormal value in it.
 
-    ``class_weight="balanced"`` weights the training loss (:func:`balanced_class_weights`); the
-    validation and test losses stay unweighted, so that they compare across trials.
+    ``class_weight="balanced"`` weights the training loss (:func:`balanced_class_weights`; multi-label:
+    :func:`~experiments.losses.balanced_pos_weights`); the validation and test losses stay unweighted,
+    so that they compare across trials. ``resample`` draws each epoch's training rows anew
+    (:class:`~experiments.resampling.Resampler`), from a generator seeded by ``seed``; the class
+    weights are those of the training part as it is, so both together weigh the rarer class twice over.
 
     Diverged (NaN/inf training loss, parameters or validation loss): status ``diverged``, scores
     ``None``, ``best_epoch`` the best finite epoch before (0 if none), and a message saying where.
@@ -178,6 +126,12 @@ def train_trial(
     if not isinstance(data, SeriesData) and (config.stateful or config.window is not None):
         name, fix = ("stateful", "false") if config.stateful else ("window", "null")
         raise ValueError(f"{name}: acts on the windows of a series, but {data.name!r} is not a series; use {fix}")
+    if config.resample not in (None, *RESAMPLES):
+        raise ValueError(f"resample: expected one of {', '.join(RESAMPLES)}, got {config.resample!r}")
+    if config.stateful and config.resample not in (None, "none"):
+        raise ValueError(f"resample: {config.resample!r} acts on stateless trials (a stateful one reads its windows in "
+                         f"time order; normalize records it as None); use none")
+    check_config(data, config)
     data = data.for_trial(config)
     check_objective(data, metric)
     previous_threads, previous_flush = torch.get_num_threads(), _flushing_denormals()
@@ -210,10 +164,19 @@ class _Trial:
         self.device = device
         self.tensors = dataset_tensors(data, device)
         self.keep = keep_tensors(data, device) if isinstance(data, StreamDataset) else None
+        self.sigmoid = config.binary_head == "sigmoid1"
         self.class_weight = None
         if config.class_weight == "balanced":
-            self.class_weight = torch.from_numpy(balanced_class_weights(data.y_train, data.n_classes)).to(device)
-        self.model = LSTMModel(config, data.features, data.n_outputs).to(device)
+            weights = (balanced_pos_weights(data.y_train) if data.multilabel
+                       else balanced_class_weights(data.y_train, data.n_classes))
+            self.class_weight = torch.from_numpy(weights).to(device)
+        self.resampler = None
+        if config.resample not in (None, "none"):
+            self.resampler = Resampler(data.y_train, config.resample, np.random.default_rng(
+                np.random.SeedSequence(seed).spawn(1)[0]))
+        self.model = LSTMModel(config, data.features, data.n_outputs, data.static_features).to(device)
+        self.static = {split: getattr(self.tensors, f"static_{split}") if self.model.static_features else None
+                       for split in ("train", "val", "test")}
         self.params = list(self.model.parameters())
         self.optimizer = make_optimizer(config, self.params)
         amp = device.type == "cuda"
@@ -224,7 +187,7 @@ class _Trial:
         best_epoch, best_score, best_state = 0, math.nan, None
         train_seconds = 0.0
         message = None
-        n = len(self.tensors.y_train)
+        n = len(self.tensors.y_train) if self.resampler is None else self.resampler.size  # training rows an epoch
         epoch = 0
         for epoch in range(1, self.training.max_epochs + 1):
             epoch_start = time.perf_counter()
@@ -265,7 +228,7 @@ class _Trial:
             best_epoch=best_epoch,
             param_count=sum(p.numel() for p in self.model.parameters()),
             memory_estimate_bytes=estimate_training_memory(
-                config, data.features, data.n_outputs, data.timesteps, config.batch_size
+                config, data.features, data.n_outputs, data.timesteps, config.batch_size, data.static_features
             ).total,
             train_seconds=time.perf_counter() - started,
             cpu_seconds=time.process_time() - started_cpu,
@@ -276,6 +239,10 @@ class _Trial:
 
     def _epoch_metrics(self, epoch: int, train_loss: float, val: Evaluation, val_score: float,
                        seconds: float) -> EpochMetrics:
+        if self.data.multilabel:
+            rates = label_rates(val.label_counts, "the validation split")
+            return EpochMetrics(epoch, train_loss, val.loss, val_score, seconds, rates.mean_sensitivity,
+                                rates.mean_specificity, rates.note)
         if self.data.n_classes != 2:
             return EpochMetrics(epoch, train_loss, val.loss, val_score, seconds)
         rates = binary_rates(val.confusion, "the validation split")
@@ -289,34 +256,49 @@ class _Trial:
         return sizes
 
     def _train_epoch(self) -> torch.Tensor:
-        """One pass over the training set in a seeded random order; returns each step's loss (on device)."""
-        x, y, task = self.tensors.x_train, self.tensors.y_train, self.data.task
-        model, weight = self.model, self.class_weight
-        perm = torch.randperm(len(y), generator=self.shuffle).to(self.device, non_blocking=True)
+        """One pass over the training set (or this epoch's resampled rows) in a seeded random order; returns
+        each step's loss (on device)."""
+        x, y, static = self.tensors.x_train, self.tensors.y_train, self.static["train"]
+        model = self.model
+        if self.resampler is None:
+            perm = torch.randperm(len(y), generator=self.shuffle).to(self.device, non_blocking=True)
+        else:
+            rows = torch.from_numpy(self.resampler.draw()).to(self.device)
+            perm = rows[torch.randperm(len(rows), generator=self.shuffle).to(self.device, non_blocking=True)]
         size = self.config.batch_size
         losses = []
         model.train()
-        for start in range(0, len(y), size):
+        for start in range(0, len(perm), size):
             idx = perm[start : start + size]
             self.optimizer.zero_grad(set_to_none=True)
             with self.autocast:
-                out = model(x[idx])
-            loss = batch_loss(task, out.float(), y[idx], weight=weight)
+                out = model(x[idx]) if static is None else model(x[idx], static[idx])
+            loss = self._loss(out.float(), y[idx])
             self._step(loss)
             losses.append(loss.detach())
         return torch.stack(losses)
 
     def _train_epoch_stateful(self) -> torch.Tensor:
         """One pass over the training streams in order, state carried; returns each step's loss (on device)."""
-        x, y, task = self.tensors.x_train, self.tensors.y_train, self.data.task
+        x, y = self.tensors.x_train, self.tensors.y_train
         losses = []
         self.model.train()
-        for rows, out in stream_batches(self.model, x, self.keep.train, self.data.streams_train, self.autocast):
+        for rows, out in stream_batches(self.model, x, self.keep.train, self.data.streams_train, self.autocast,
+                                        self.static["train"]):
             self.optimizer.zero_grad(set_to_none=True)  # before backward; the forward pass left no gradient
-            loss = batch_loss(task, out.float(), y[rows], weight=self.class_weight)
+            loss = self._loss(out.float(), y[rows])
             self._step(loss)
             losses.append(loss.detach())
         return torch.stack(losses)
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor, reduction: str = "mean", train: bool = True) -> torch.Tensor:
+        """The head's loss (:mod:`experiments.losses`); class-weighted in training only."""
+        weight = self.class_weight if train else None
+        if self.data.multilabel:
+            return multilabel_loss(out, y, reduction, pos_weight=weight)
+        if self.sigmoid:
+            return sigmoid_loss(out, y, reduction, weight)
+        return batch_loss(self.data.task, out, y, reduction=reduction, weight=weight)
 
     def _step(self, loss: torch.Tensor) -> None:
         """Backward pass, gradient clipping and the optimizer's step."""
@@ -341,36 +323,41 @@ class _Trial:
 
     def _batches(self, split: str) -> Iterator[tuple[slice, torch.Tensor]]:
         """(rows, outputs) over a split in order: eval_batch_size rows a batch, or the streams of a stateful trial."""
-        x = getattr(self.tensors, f"x_{split}")
+        x, static = getattr(self.tensors, f"x_{split}"), self.static[split]
         if self.keep is not None:
             yield from stream_batches(self.model, x, getattr(self.keep, split), getattr(self.data, f"streams_{split}"),
-                                      self.autocast)
+                                      self.autocast, static)
             return
         size = self.training.eval_batch_size
         for start in range(0, len(x), size):
+            rows = slice(start, start + size)
             with self.autocast:
-                out = self.model(x[start : start + size])
-            yield slice(start, start + size), out
+                out = self.model(x[rows]) if static is None else self.model(x[rows], static[rows])
+            yield rows, out
 
     @torch.inference_mode()
     def _evaluate(self, split: str) -> Evaluation:
         """Mean loss over a split and, for a classification, its confusion matrix (and class-1 scores
-        for a binary metric), with one host sync."""
+        for a binary metric), with one host sync. Class 1 is predicted where its probability exceeds
+        1/2 (two logits: the larger one; one sigmoid logit: above 0)."""
+        if self.data.multilabel:
+            return self._evaluate_multilabel(split)
         y = getattr(self.tensors, f"y_{split}")
         classify = self.data.task == "classification"
         k = self.data.n_classes
-        keep_scores = self.metric in BINARY_METRICS
+        keep_scores = self.metric in SCORED_METRICS
         self.model.eval()
         loss_sum = torch.zeros((), device=self.device)
         confusion = torch.zeros(k * k if classify else 0, dtype=torch.int64, device=self.device)
         scores = []
         for rows, out in self._batches(split):
             out, yb = out.float(), y[rows]
-            loss_sum += batch_loss(self.data.task, out, yb, reduction="sum")
+            loss_sum += self._loss(out, yb, reduction="sum", train=False)
             if classify:
-                confusion += torch.bincount(yb * k + out.argmax(dim=1), minlength=k * k)
-            if keep_scores:
-                scores.append(out[:, 1] - out[:, 0])  # log-odds of class 1: ranks as its probability does
+                predicted = (out[:, 0] > 0).long() if self.sigmoid else out.argmax(dim=1)
+                confusion += torch.bincount(yb * k + predicted, minlength=k * k)
+            if keep_scores:  # log-odds of class 1: ranks as its probability does
+                scores.append(out[:, 0] if self.sigmoid else out[:, 1] - out[:, 0])
         self.model.train()
         host = torch.cat([loss_sum.double().view(1), confusion.double(), *(s.double() for s in scores)]).cpu().numpy()
         loss = float(host[0]) / len(y)
@@ -379,3 +366,32 @@ class _Trial:
         labels = getattr(self.data, f"y_{split}") if keep_scores else None
         return Evaluation(loss, host[1 : 1 + k * k].astype(np.int64).reshape(k, k), labels,
                           host[1 + k * k :] if keep_scores else None)
+
+    @torch.inference_mode()
+    def _evaluate_multilabel(self, split: str) -> Evaluation:
+        """Mean loss over a split's entries and its per-label counts (and every label's scores for the
+        macro AUROC), with one host sync; a label is predicted where its logit is above 0."""
+        y, n_labels = getattr(self.tensors, f"y_{split}"), self.data.n_labels
+        keep_scores = self.metric in SCORED_METRICS
+        self.model.eval()
+        loss_sum = torch.zeros((), device=self.device)
+        counts = torch.zeros(4, n_labels, dtype=torch.int64, device=self.device)
+        exact = torch.zeros((), dtype=torch.int64, device=self.device)
+        scores = []
+        for rows, out in self._batches(split):
+            out, yb = out.float(), y[rows]
+            loss_sum += multilabel_loss(out, yb, reduction="sum")
+            predicted, truth = out > 0, yb > 0.5
+            counts += torch.stack([(truth & predicted).sum(0), (~truth & predicted).sum(0), (truth & ~predicted).sum(0),
+                                   (~truth & ~predicted).sum(0)])
+            exact += (truth == predicted).all(dim=1).sum()
+            if keep_scores:
+                scores.append(out.flatten())
+        self.model.train()
+        host = torch.cat([loss_sum.double().view(1), exact.double().view(1), counts.double().flatten(),
+                          *(s.double() for s in scores)]).cpu().numpy()
+        tp, fp, fn, tn = host[2 : 2 + 4 * n_labels].astype(np.int64).reshape(4, n_labels)
+        labels = getattr(self.data, f"y_{split}") if keep_scores else None
+        return Evaluation(float(host[0]) / (len(y) * n_labels), labels=labels,
+                          scores=host[2 + 4 * n_labels :].reshape(-1, n_labels) if keep_scores else None,
+                          label_counts=LabelCounts(tp, fp, fn, tn, int(host[1])))

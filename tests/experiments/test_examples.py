@@ -1,5 +1,6 @@
-"""The shipped example specs of issue 16 and their data: sunspots.csv equals statsmodels' data; each spec's
-data set loads and one of its trials trains (tiny budget). searchsvc runs the whole specs in its own tests."""
+"""The shipped example specs and their data: sunspots.csv equals statsmodels' data, multilabel.npz is what the
+generator writes; each spec's data set loads and one of its trials trains (tiny budget). searchsvc runs the
+whole specs in its own tests."""
 
 import csv
 import dataclasses
@@ -10,7 +11,7 @@ import pytest
 import yaml
 from pydantic import TypeAdapter
 
-from experiments.checks import check_metric, check_objective, check_params
+from experiments.checks import check_config, check_metric, check_objective, check_params
 from experiments.datasets import load_dataset
 from experiments.hyperparams import DOMAINS, LSTMConfig
 from experiments.settings import METRICS, DatasetSettings, TrainingSettings
@@ -54,7 +55,30 @@ def _first_values(space):
     return LSTMConfig.from_params(params)
 
 
-@pytest.mark.parametrize("name, update", [("sunspots.yaml", {}), ("imbalanced.yaml", {"samples": 300})])
+def test_multilabel_npz_is_what_the_generator_writes(tmp_path):
+    from experiments.generator import main, multilabel_sequences
+
+    with np.load(EXPERIMENTS / "data" / "multilabel.npz") as shipped:
+        for name, array in multilabel_sequences().items():
+            np.testing.assert_array_equal(shipped[name], array)
+            assert shipped[name].dtype == array.dtype
+    main(["--out", str(tmp_path / "small.npz"), "--samples", "50", "--seed", "3"])
+    with np.load(tmp_path / "small.npz") as small:
+        assert small["X"].shape == (50, 24, 2) and small["y"].shape == (50, 6) and small["static"].shape == (50, 2)
+
+
+def test_multilabel_labels_3_to_5_are_the_patterns_where_the_static_input_passes_its_threshold():
+    from experiments.generator import multilabel_sequences
+
+    data = multilabel_sequences(samples=2000, seed=1)
+    y, static = data["y"].astype(bool), data["static"].astype(np.float64)
+    assert (y[:, 3] <= y[:, 0]).all() and (y[:, 4] <= y[:, 1]).all() and (y[:, 5] <= y[:, 2]).all()
+    np.testing.assert_array_equal(y[:, 3], y[:, 0] & (static[:, 0] > 0.5))
+    assert 0.02 < y[:, 5].mean() < y[:, 4].mean() < y[:, 3].mean() < y[:, 2].mean() < y[:, 1].mean() < y[:, 0].mean()
+
+
+@pytest.mark.parametrize("name, update", [("sunspots.yaml", {}), ("imbalanced.yaml", {"samples": 300}),
+                                          ("binary_head.yaml", {"samples": 300}), ("multilabel.yaml", {})])
 def test_example_spec_fits_its_data_and_a_trial_trains(name, update):
     document, settings = _spec(name, **update)
     metric = document["objective"]["metric"]
@@ -67,3 +91,6 @@ def test_example_spec_fits_its_data_and_a_trial_trains(name, update):
         config = _first_values(document["space"])
         result = train_trial(dataclasses.replace(config, stateful=stateful), data, training, metric, 0)
         assert result.status == "ok" and np.isfinite(result.val_score)
+    for name, dist in document["space"].items():  # every searched value suits the data set
+        for value in dist.get("values", []) if isinstance(dist, dict) else []:
+            check_config(data, LSTMConfig.from_params({name: value}))

@@ -9,6 +9,7 @@ from torch import nn
 
 from experiments.hyperparams import OPTIMIZERS, PLACEMENTS, LSTMConfig
 from experiments.model import LSTMModel, estimate_training_memory, optimizer_state_tensors, param_count
+from experiments.sizing import head_outputs
 
 
 @pytest.mark.parametrize(
@@ -91,20 +92,27 @@ def test_memory_estimate_parts_and_scaling():
     assert sgd.optimizer_state == 0
 
 
-def _allocator_peak(config, n_features, n_outputs, timesteps, batch_size):
-    """Peak bytes the torch CPU allocator holds over model creation and two Adam steps (profiler)."""
+def _allocator_peak(config, n_features, n_outputs, timesteps, batch_size, n_static=0, multilabel=False):
+    """Peak bytes the torch CPU allocator holds over model creation and two Adam steps (profiler): cross-entropy,
+    or for ``multilabel`` binary cross-entropy on ``n_outputs`` labels; ``n_static`` static inputs."""
     try:
         from torch._C._profiler import _EventType
         from torch.profiler import ProfilerActivity, profile
     except ImportError:
         pytest.skip("torch profiler internals moved")
-    x, y = torch.randn(batch_size, timesteps, n_features), torch.randint(0, n_outputs, (batch_size,))
+    x = torch.randn(batch_size, timesteps, n_features)
+    static = torch.randn(batch_size, n_static) if n_static else None
+    if multilabel:
+        y = (torch.rand(batch_size, n_outputs) < 0.2).float()
+        loss_of = nn.functional.binary_cross_entropy_with_logits
+    else:
+        y, loss_of = torch.randint(0, n_outputs, (batch_size,)), nn.functional.cross_entropy
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        model = LSTMModel(config, n_features, n_outputs)
+        model = LSTMModel(config, n_features, n_outputs, n_static)
         optimizer = torch.optim.Adam(model.parameters())
         for _ in range(2):
             optimizer.zero_grad(set_to_none=True)
-            nn.functional.cross_entropy(model(x), y).backward()
+            loss_of(model(x, static), y).backward()
             optimizer.step()
 
     def walk(nodes):
@@ -146,3 +154,63 @@ def test_an_inactive_momentum_trains_without_momentum() -> None:
     assert inactive.momentum == 0.0
     assert make_optimizer(inactive, [torch.nn.Parameter(torch.zeros(1))]).defaults["momentum"] == 0.0
     assert LSTMConfig.from_params({"optimizer": "sgd"}).momentum == LSTMConfig.momentum  # not searched: default
+
+
+@pytest.mark.parametrize(
+    "units, layers, bidirectional, n_static, static_input, binary_head, n_outputs",
+    [(7, 1, False, 3, None, None, 5), (7, 2, True, 3, True, None, 12), (7, 1, False, 3, False, None, 5),
+     (5, 2, True, 0, None, "sigmoid1", 2), (5, 1, False, 4, None, "sigmoid1", 2), (5, 1, False, 4, None, "softmax2", 2)],
+)
+def test_param_count_with_static_inputs_and_binary_heads_matches_torch(units, layers, bidirectional, n_static,
+                                                                      static_input, binary_head, n_outputs):
+    config = LSTMConfig(units=units, layers=layers, bidirectional=bidirectional, static_input=static_input,
+                        binary_head=binary_head)
+    model = LSTMModel(config, 2, n_outputs, n_static)
+    assert param_count(config, 2, n_outputs, n_static) == sum(p.numel() for p in model.parameters())
+    width = 0 if static_input is False else n_static
+    assert model.head.in_features == units * (2 if bidirectional else 1) + width
+    assert model.head.out_features == (1 if binary_head == "sigmoid1" else n_outputs)
+
+
+def test_the_head_reads_the_static_inputs_after_the_lstms_state():
+    model = LSTMModel(LSTMConfig(units=4, dropout_placement="output", dropout=0.5), 2, 3, n_static=2).eval()
+    x, static = torch.randn(5, 6, 2), torch.randn(5, 2)
+    _, (h_n, _) = model.lstm(x)
+    torch.testing.assert_close(model(x, static), model.head(torch.cat([h_n[-1], static], dim=1)))
+    assert model(x, static).shape == (5, 3)
+    with pytest.raises(ValueError, match="static inputs per sample"):
+        model(x)
+    unused = LSTMModel(LSTMConfig(units=4, static_input=False), 2, 3, n_static=2)
+    assert unused(x).shape == (5, 3) and unused.static_features == 0
+
+
+def test_the_sigmoid_head_is_for_two_classes_only():
+    assert head_outputs(LSTMConfig(binary_head="sigmoid1"), 2) == 1
+    assert head_outputs(LSTMConfig(binary_head="softmax2"), 2) == head_outputs(LSTMConfig(), 2) == 2
+    with pytest.raises(ValueError, match="binary_head: sigmoid1 is the head of a two-class problem"):
+        LSTMModel(LSTMConfig(binary_head="sigmoid1"), 1, 3)
+    with pytest.raises(ValueError, match="binary_head: expected"):
+        param_count(LSTMConfig(binary_head="tanh"), 1, 2)
+
+
+def test_static_inputs_add_to_the_memory_estimate_only_when_there():
+    config = LSTMConfig(units=16)
+    plain = estimate_training_memory(config, 2, 4, 20, 32)
+    assert estimate_training_memory(config, 2, 4, 20, 32, n_static=0) == plain
+    assert estimate_training_memory(dataclasses.replace(config, static_input=False), 2, 4, 20, 32, n_static=3) == plain
+    more = estimate_training_memory(config, 2, 4, 20, 32, n_static=3)
+    assert more.weights - plain.weights == 4 * 3 * 4 and more.activations - plain.activations == 4 * (32 * 3 + 2 * 32 * 19)
+
+
+@pytest.mark.parametrize(
+    "config, n_features, n_labels, n_static, timesteps, batch_size",
+    [
+        (LSTMConfig(units=32), 2, 6, 2, 24, 64),  # the shipped multi-label example's data, a mid-size trial
+        (LSTMConfig(units=64, layers=2, bidirectional=True), 3, 500, 4, 24, 50),  # 500 labels, as the question
+    ],
+)
+def test_multilabel_memory_estimate_is_within_25_percent_of_the_allocator_peak(config, n_features, n_labels,
+                                                                               n_static, timesteps, batch_size):
+    measured = _allocator_peak(config, n_features, n_labels, timesteps, batch_size, n_static, multilabel=True)
+    estimate = estimate_training_memory(config, n_features, n_labels, timesteps, batch_size, n_static).total
+    assert 0.75 < estimate / measured < 1.25, (estimate, measured)

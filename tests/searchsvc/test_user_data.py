@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
+from tests.experiments.test_multilabel_data import _arrays, _bad_npz
 from tests.experiments.test_series import _bad
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +35,51 @@ def test_bad_series_data_exits_2_naming_the_file_and_nothing_is_written(case, co
     assert "Traceback" not in err and out == ""
     written = {p.name for p in searchsvc_home.iterdir()} if searchsvc_home.exists() else set()
     assert written <= {"datasets"}, written
+
+
+def _npz_case(tmp_path, case):
+    """(data file, dataset settings, space) of a bad multi-label, static or head/resampling case."""
+    if case in ("labels_not_01", "static_count", "static_nan", "constant_label"):
+        return _bad_npz(tmp_path, case), {}, {"units": 8}
+    a = _arrays()
+    path = tmp_path / f"{case}.npz"
+    if case == "binary_head_on_three_classes":
+        np.savez(path, X=a["X"], y=np.arange(len(a["X"])) % 3)
+        return path, {}, {"units": 8, "binary_head": {"type": "choice", "values": ["softmax2", "sigmoid1"]}}
+    if case == "resample_on_a_regression":
+        np.savez(path, X=a["X"], y=a["X"][:, 0, 0])
+        return path, {"task": "regression"}, {"units": 8, "resample": "oversample"}
+    if case == "resample_on_multilabel":
+        np.savez(path, **a)
+        return path, {"objective": "macro_f1"}, {"units": 8, "resample": {"type": "choice", "values": ["none", "undersample"]}}
+    np.savez(path, X=a["X"], y=a["y"])  # static_input_without_static
+    return path, {"objective": "macro_f1"}, {"units": 8, "static_input": {"type": "choice", "values": [True, False]}}
+
+
+NPZ_CASES = {"labels_not_01": "dataset y:", "static_count": "dataset static:", "static_nan": "dataset static:",
+             "constant_label": "dataset y:", "binary_head_on_three_classes": "space.binary_head:",
+             "resample_on_a_regression": "space.resample:", "resample_on_multilabel": "space.resample:",
+             "static_input_without_static": "space.static_input:"}
+
+
+@pytest.mark.parametrize("case", NPZ_CASES)
+def test_bad_multilabel_static_or_head_data_exits_2_naming_the_file_and_nothing_is_written(case, run, tmp_path,
+                                                                                          searchsvc_home) -> None:
+    path, dataset, space = _npz_case(tmp_path, case)
+    metric = dataset.pop("objective", None)
+    document = {"name": "bad", "trials": 2, "dataset": {"name": "npz", "path": str(path), **dataset}, "space": space}
+    if metric:
+        document["objective"] = {"metric": metric}
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(yaml.safe_dump(document))
+    code, out, err = run("submit", spec, "-q")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: " + NPZ_CASES[case]), err
+    assert str(path) in err and "Traceback" not in err and out == ""
+    written = {p.name for p in searchsvc_home.iterdir()} if searchsvc_home.exists() else set()
+    assert written <= {"datasets"}, written
+    code, out, _ = run("list", "--json")
+    assert code == 0 and json.loads(out) == []
 
 
 SHIPPED = sorted(ROOT.glob("experiments/*.yaml"))
