@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal
-
-TrialStatus = Literal["ok", "diverged", "error", "infra"]
-
-
-#: EpochMetrics' optional fields, left out of :meth:`EpochMetrics.as_dict` while None
-OPTIONAL_EPOCH_FIELDS = ("val_sensitivity", "val_specificity", "note")
-
 
 @dataclass(frozen=True)
 class EpochMetrics:
@@ -24,10 +17,6 @@ class EpochMetrics:
     val_sensitivity: float | None = None
     val_specificity: float | None = None
     note: str | None = None
-
-    def as_dict(self) -> dict[str, float | str]:
-        """The fields by name; the optional ones only when set (so a 10-class trial's dict is as before)."""
-        return {k: v for k, v in asdict(self).items() if v is not None or k not in OPTIONAL_EPOCH_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -47,6 +36,3 @@ class TrialResult:
     samples_per_second: float  # training samples processed per second of training steps
     device: str = "cpu"  # what it trained on: cpu, or cuda and the GPU's name
     message: str | None = None  # why it diverged, etc.
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)

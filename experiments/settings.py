@@ -208,5 +208,5 @@ class TrainingSettings(_Settings):
     grad_clip: float | None = Field(1.0, gt=0.0, description="max gradient norm; null for none")
     eval_batch_size: int = Field(2048, ge=1)
     flush_denormal: bool = Field(True, description="on CPU, compute subnormal floats as zero (x86 FTZ/DAZ): "
-                                 "a trial whose values decay into that range otherwise trains up to 12x slower; "
-                                 "false trains as searchsvc did before this setting, bit for bit")
+                                 "a trial whose values decay into that range otherwise trains many times slower "
+                                 "(bench/denormal.py); false computes them exactly")

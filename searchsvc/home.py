@@ -24,10 +24,6 @@ def default_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home_dir() / 'mlflow.db'}"
 
 
-def default_artifact_root() -> Path:
-    return home_dir() / "mlartifacts"
-
-
 def ray_dir() -> Path:
     return home_dir() / "ray"
 

@@ -1,4 +1,5 @@
-"""The one status vocabulary of trials and sweeps: what each status means, in one place.
+"""The statuses of trials and sweeps: what each means, in one place (MLflow's run statuses for them are the
+tracker's: :mod:`searchsvc.stores.tracking`).
 
 A trial moves ``pending → running → ok | diverged | error``; on the way it may be ``infra`` (its
 worker died or ran out of memory: re-queued with the same config) or ``cancelled`` (stopped by
@@ -44,11 +45,6 @@ class TrialStatus(StrEnum):
         """It holds validation and test scores."""
         return self is TrialStatus.OK
 
-    @property
-    def run_status(self) -> str:
-        """The status of the trial's MLflow run."""
-        return _RUN_STATUS[self]
-
 
 class SweepStatus(StrEnum):
     RUNNING = "running"
@@ -57,25 +53,6 @@ class SweepStatus(StrEnum):
     FAILED = "failed"  # the driver stopped on an error, or the ledger lost writes; ``resume`` finishes it
     INTERRUPTED = "interrupted"  # the driver died (found by the reconciler); ``resume`` finishes it
 
-    @property
-    def run_status(self) -> str:
-        """The status of the sweep's MLflow (parent) run."""
-        return _RUN_STATUS[self]
-
 
 _FINAL = frozenset({TrialStatus.OK, TrialStatus.DIVERGED, TrialStatus.ERROR})
 _HAS_RESULT = _FINAL | {TrialStatus.INFRA}
-_RUN_STATUS: dict[StrEnum, str] = {
-    TrialStatus.PENDING: "SCHEDULED",
-    TrialStatus.RUNNING: "RUNNING",
-    TrialStatus.OK: "FINISHED",
-    TrialStatus.DIVERGED: "FINISHED",
-    TrialStatus.ERROR: "FAILED",
-    TrialStatus.INFRA: "FAILED",
-    TrialStatus.CANCELLED: "KILLED",
-    SweepStatus.RUNNING: "RUNNING",
-    SweepStatus.COMPLETED: "FINISHED",
-    SweepStatus.CANCELLED: "KILLED",
-    SweepStatus.FAILED: "FAILED",
-    SweepStatus.INTERRUPTED: "KILLED",
-}

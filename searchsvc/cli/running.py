@@ -252,16 +252,14 @@ def _refuse_both(address: str | None) -> None:
                          "--address runs it here, joined to the cluster")
 
 
-def _explicit_stores(ctx: click.Context, ledger: str | None, tracking_uri: str | None) -> dict[str, str]:
+def _explicit_stores(ctx: click.Context, ledger: str | None, tracking_uri: str | None) -> Any:
     """The stores named on the command line, which a cluster's driver is told to use; what this machine's
     environment says is how *it* reaches them, and the cluster's nodes have their own settings."""
+    from searchsvc.run.jobs import JobStores
+
     explicit = click.core.ParameterSource.COMMANDLINE
-    stores = {}
-    if ledger and ctx.get_parameter_source("ledger") == explicit:
-        stores["SEARCHSVC_LEDGER"] = ledger
-    if tracking_uri and ctx.get_parameter_source("tracking_uri") == explicit:
-        stores["MLFLOW_TRACKING_URI"] = tracking_uri
-    return stores
+    return JobStores(ledger if ledger and ctx.get_parameter_source("ledger") == explicit else None,
+                     tracking_uri if tracking_uri and ctx.get_parameter_source("tracking_uri") == explicit else None)
 
 
 def _goes_to_cluster(ctx: click.Context, command: list[str]) -> bool:
@@ -297,10 +295,10 @@ def _job(job_id: str | None, job_cluster: str | None) -> Any:
 def _report_submitted(submitted: Any, as_json: bool) -> None:
     if as_json:
         click.echo(to_json({"sweep_id": submitted.sweep_id, "job_id": submitted.job_id, "cluster": submitted.cluster,
-                            "dashboard": submitted.dashboard}))
+                            "dashboard": submitted.job_page}))
         return
     click.echo(f"Sweep {submitted.sweep_id} runs on {submitted.cluster} as job {submitted.job_id}")
-    click.echo(f"Dashboard: {submitted.dashboard}")
+    click.echo(f"Dashboard: {submitted.job_page}")
     click.echo(f"Follow:    searchsvc status {submitted.sweep_id} --watch")
     click.echo(f"Output:    searchsvc logs {submitted.sweep_id} --follow")
 

@@ -130,8 +130,8 @@ def _start_ray(address: str | None) -> None:
 
 def _stop_log_monitor() -> None:
     """The embedded Ray's log monitor streams the workers' output to a driver that shows it; this one does
-    not (``log_to_driver=False``), and the monitor polls the log files ten times a second, about 1% of a
-    core taken from the trials. Ray has no setting for it, so its process is stopped through Ray's private
+    not (``log_to_driver=False``), and the monitor polls the log files ten times a second, CPU taken from
+    the trials. Ray has no setting for it, so its process is stopped through Ray's private
     ``Node.kill_log_monitor`` (a Ray without it, or a joined cluster, keeps its monitor)."""
     import contextlib
 

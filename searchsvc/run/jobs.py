@@ -43,7 +43,8 @@ class Submitted:
     cluster: str
 
     @property
-    def dashboard(self) -> str:
+    def job_page(self) -> str:
+        """The job's page on the Ray dashboard."""
         return f"{self.cluster.rstrip('/')}/#/jobs/{self.job_id}"
 
 
@@ -168,7 +169,7 @@ def _wait_accepted(jobs: Any, submitted: Submitted, quiet: bool) -> None:
             said = True
         time.sleep(0.5)
     raise SearchSvcError(f"Ray: the job {submitted.job_id} has not started its driver within {ACCEPT_TIMEOUT_S:.0f} "
-                         f"s (status {jobs.get_job_status(submitted.job_id)}); see {submitted.dashboard}, or stop it "
+                         f"s (status {jobs.get_job_status(submitted.job_id)}); see {submitted.job_page}, or stop it "
                          f"with `ray job stop --address {submitted.cluster} {submitted.job_id}`")
 
 
@@ -196,45 +197,59 @@ def stop(cluster: str, job_id: str) -> bool:
     return client(cluster).stop_job(job_id)
 
 
-def submit_sweep(spec: Any, spec_path: str, cluster: str, stores: dict[str, str], *, data_on_cluster: bool,
+@dataclass(frozen=True)
+class JobStores:
+    """The stores named on the command line for a cluster's driver (``None``: the cluster's nodes' own settings,
+    ``SEARCHSVC_LEDGER`` and ``MLFLOW_TRACKING_URI``, as docker-compose.yml sets them)."""
+
+    ledger: str | None = None
+    tracking_uri: str | None = None
+
+    def check(self) -> None:
+        """Servers, answering (from here, at least); nothing is written."""
+        from searchsvc.stores.ledger import check_database
+        from searchsvc.stores.locations import LedgerLocation, TrackingLocation
+        from searchsvc.stores.tracking import check_server
+
+        if self.ledger is not None:
+            location = LedgerLocation.parse(self.ledger)
+            location.check_cluster_use()
+            check_database(location)
+        if self.tracking_uri is not None:
+            tracking = TrackingLocation.parse(self.tracking_uri)
+            tracking.check_cluster_use()
+            check_server(tracking)
+
+    def env(self) -> dict[str, str]:
+        """The job's environment that names them."""
+        return {name: value for name, value in (("SEARCHSVC_LEDGER", self.ledger),
+                                                ("MLFLOW_TRACKING_URI", self.tracking_uri)) if value is not None}
+
+
+def submit_sweep(spec: Any, spec_path: str, cluster: str, stores: JobStores, *, data_on_cluster: bool,
                  no_mlflow: bool, quiet: bool) -> Submitted:
     """Submit a new sweep of ``spec`` (read from ``spec_path``) to ``cluster``; its job id is its sweep id."""
     from experiments.datasets import load_dataset
     from searchsvc.run.driver import new_sweep_id
 
-    _check_stores(stores)
+    stores.check()
     files, document = upload_files(spec, _raw_data_path(spec_path), data_on_cluster)
     if files:
         load_dataset(spec.dataset)  # a broken data file is refused here, before anything is sent
     sweep_id = new_sweep_id(spec.name)
     command = ["submit", "spec.yaml", "--sweep-id", sweep_id, *(["--no-mlflow"] if no_mlflow else [])]
-    return submit(command, cluster, sweep_id, sweep_id, env=stores, files=files, spec_document=document, quiet=quiet)
+    return submit(command, cluster, sweep_id, sweep_id, env=stores.env(), files=files, spec_document=document,
+                  quiet=quiet)
 
 
-def continue_sweep(sweep_id: str, command: list[str], cluster: str, stores: dict[str, str], *,
+def continue_sweep(sweep_id: str, command: list[str], cluster: str, stores: JobStores, *,
                    quiet: bool) -> Submitted:
     """``resume`` or ``extend`` a sweep with its driver on ``cluster``, as a job of its own."""
     import secrets
 
-    _check_stores(stores)
+    stores.check()
     job_id = f"{sweep_id}-{command[0]}-{secrets.token_hex(2)}"
-    return submit([*command, sweep_id], cluster, sweep_id, job_id, env=stores, quiet=quiet)
-
-
-def _check_stores(stores: dict[str, str]) -> None:
-    """Stores named for the cluster's driver: servers, answering (from here, at least); nothing is written."""
-    from searchsvc.stores.ledger import check_database
-    from searchsvc.stores.locations import LedgerLocation, TrackingLocation
-    from searchsvc.stores.tracking import check_server
-
-    if (ledger := stores.get("SEARCHSVC_LEDGER")) is not None:
-        location = LedgerLocation.parse(ledger)
-        location.check_cluster_use()
-        check_database(location)
-    if (tracking_uri := stores.get("MLFLOW_TRACKING_URI")) is not None:
-        tracking = TrackingLocation.parse(tracking_uri)
-        tracking.check_cluster_use()
-        check_server(tracking)
+    return submit([*command, sweep_id], cluster, sweep_id, job_id, env=stores.env(), quiet=quiet)
 
 
 def _raw_data_path(spec_path: str) -> str | None:

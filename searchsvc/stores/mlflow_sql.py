@@ -1,10 +1,9 @@
 """A finished run written into MLflow's SQL store in one transaction: what a short trial's run costs.
 
 Through the client, a trial that ends before its first report costs three calls (create the run with
-its tags, one batch of params and metrics, end it): twelve database sessions of MLflow's ORM, about
-27 ms of CPU for a 16-epoch trial here, 13% of a 0.2-s trial. The same rows, inserted with MLflow's
-own table definitions (``mlflow.store.tracking.dbmodels``) in one session of the client's own store,
-cost about 3.6 ms with SQLite and 5.2 ms with PostgreSQL (``bench/recording.py``).
+its tags, one batch of params and metrics, end it): twelve database sessions of MLflow's ORM. The same
+rows, inserted with MLflow's own table definitions (``mlflow.store.tracking.dbmodels``) in one session
+of the client's own store, cost several times less CPU (``bench/recording.py`` measures both).
 
 Those are MLflow's internals, not its public API, so :class:`searchsvc.stores.tracking.Tracker` uses this only
 where the client's store is MLflow's SQL store in this process (SQLite, PostgreSQL: not a tracking

@@ -89,7 +89,7 @@ class Tracker:
                 rows.append((f"best_trial_test_{metric}", best.test_score, 0))
             tags["searchsvc.best_trial"] = str(best.trial_index)
         self.log(run_id, rows=rows, tags=tags)
-        self.end(run_id, status.run_status)
+        self.end(run_id, run_status(status))
 
     # -- a trial's run: created at its first report, its epochs on the way, closed with its results
     def start_trial(self, parent_run_id: str, trial: TrialRecord, metric: str,
@@ -106,7 +106,7 @@ class Tracker:
     def finish_trial(self, run_id: str, trial: TrialRecord, metric: str, epochs: Sequence[EpochMetrics] = ()) -> None:
         """The epochs not yet logged, the results and tags, and the end status of a trial's run."""
         self.log(run_id, rows=_epoch_rows(epochs, metric) + _result_rows(trial, metric), tags=_end_tags(trial))
-        self.end(run_id, TrialStatus(trial.status).run_status)
+        self.end(run_id, run_status(trial.status))
 
     def record_trial(self, parent_run_id: str, trial: TrialRecord, metric: str, epochs: Sequence[EpochMetrics]) -> str:
         """A trial that ended before its first report: its whole run, created ended. In MLflow's SQL store
@@ -119,7 +119,7 @@ class Tracker:
             try:
                 return mlflow_sql.insert_finished_run(
                     self._sql_store, experiment_id=experiment_id, artifact_location=artifact_location,
-                    run_name=_trial_run_name(trial), status=TrialStatus(trial.status).run_status,
+                    run_name=_trial_run_name(trial), status=run_status(trial.status),
                     start_time_ms=_millis(trial.started_at), end_time_ms=stamp, params=_params(trial.config),
                     metrics=[(key, float(value), stamp, step) for key, value, step in rows],
                     tags={**_trial_tags(parent_run_id, trial), **_end_tags(trial)})
@@ -217,10 +217,32 @@ class Tracker:
 
     def kill(self, run_id: str) -> None:
         """Close a run that was left RUNNING (its trial did not finish) as KILLED."""
-        self.end(run_id, "KILLED")
+        self.end(run_id, RUN_STATUS[TrialStatus.CANCELLED])
 
     def log_artifacts(self, run_id: str, directory: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifacts(run_id, str(directory), artifact_path)
+
+
+#: the MLflow run status of a trial or a sweep in each of searchsvc's statuses
+RUN_STATUS: dict[TrialStatus | SweepStatus, str] = {
+    TrialStatus.PENDING: "SCHEDULED",
+    TrialStatus.RUNNING: "RUNNING",
+    TrialStatus.OK: "FINISHED",
+    TrialStatus.DIVERGED: "FINISHED",
+    TrialStatus.ERROR: "FAILED",
+    TrialStatus.INFRA: "FAILED",
+    TrialStatus.CANCELLED: "KILLED",
+    SweepStatus.RUNNING: "RUNNING",
+    SweepStatus.COMPLETED: "FINISHED",
+    SweepStatus.CANCELLED: "KILLED",
+    SweepStatus.FAILED: "FAILED",
+    SweepStatus.INTERRUPTED: "KILLED",
+}
+
+
+def run_status(status: TrialStatus | SweepStatus) -> str:
+    """The status of a trial's (or a sweep's parent) MLflow run."""
+    return RUN_STATUS[status]
 
 
 #: searchsvc's tags on its runs: which sweep, which trial, what kind of run, and the status it ended with
@@ -240,7 +262,7 @@ class TrialRun:
 
     def holds(self, status: TrialStatus) -> bool:
         """Whether the run shows the trial's end as the ledger has it."""
-        return self.run_status == status.run_status and self.recorded == status
+        return self.run_status == run_status(status) and self.recorded == status
 
 
 #: an experiment's kind, read by MLflow 3's UI to choose its first page: model training opens on the runs
@@ -253,7 +275,7 @@ RUN_DESCRIPTION = "mlflow.note.content"
 METRIC_NAMES = {"val_score": "val_{metric}"}  # per epoch
 RESULT_METRIC_NAMES = {"val_score": "best_val_{metric}", "test_score": "test_{metric}", "epochs": "epochs_run"}
 #: EpochMetrics fields that are no learning curve: the step itself, and each epoch's seconds (kept in the
-#: ledger only: a metric row costs MLflow ~0.2 ms of CPU)
+#: ledger only: each metric row costs MLflow CPU)
 NOT_CURVES = ("epoch", "seconds")
 #: the curve whose logged steps tell which epochs a run already has
 STEP_MARKER = "train_loss"

@@ -28,7 +28,7 @@ TIMINGS = {"train_seconds", "cpu_seconds", "samples_per_second"}
 
 
 def _facts(result):
-    return {k: v for k, v in result.as_dict().items() if k not in TIMINGS}
+    return {k: v for k, v in dataclasses.asdict(result).items() if k not in TIMINGS}
 
 
 def test_mnist1d_learns_clearly_better_than_chance(mnist):
