@@ -54,6 +54,19 @@ _EXPORTS = {
     "Reference": "compare",
     "BlockCurve": "compare",
     "BlockRow": "compare",
+    "Asha": "stopping",
+    "Median": "stopping",
+    "Decision": "stopping",
+    "parse_rule": "stopping",
+    "RungBoard": "rung_board",
+    "Verdict": "rung_board",
+    "replay_rule": "replay",
+    "Replay": "replay",
+    "ReplayedTrial": "replay",
+    "Curve": "curves",
+    "load_curves": "curves",
+    "read_curves": "curves",
+    "write_curves": "curves",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -86,3 +99,7 @@ if TYPE_CHECKING:
     from analysis.synthetic import synthetic_trials
     from analysis.table import StatusCounts, TrialTable, load_trials, write_trials
     from analysis.budget import Doubling, TrialsNeeded, top_probability, trials_for, trials_needed
+    from analysis.curves import Curve, load_curves, read_curves, write_curves
+    from analysis.replay import Replay, ReplayedTrial, replay_rule
+    from analysis.rung_board import RungBoard, Verdict
+    from analysis.stopping import Asha, Decision, Median, parse_rule
