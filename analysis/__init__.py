@@ -49,6 +49,7 @@ _EXPORTS = {
     "Marginal": "marginals",
     "MarginalPoint": "marginals",
     "synthetic_trials": "synthetic",
+    "synthetic_curves": "synthetic",
     "compare_strategies": "compare",
     "Comparison": "compare",
     "Reference": "compare",
@@ -96,7 +97,7 @@ if TYPE_CHECKING:
     from analysis.pipeline import analyze
     from analysis.report import Report
     from analysis.space import ParamSpace, infer_distribution, param_space, read_space, write_space
-    from analysis.synthetic import synthetic_trials
+    from analysis.synthetic import synthetic_curves, synthetic_trials
     from analysis.table import StatusCounts, TrialTable, load_trials, write_trials
     from analysis.budget import Doubling, TrialsNeeded, top_probability, trials_for, trials_needed
     from analysis.curves import Curve, load_curves, read_curves, write_curves

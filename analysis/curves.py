@@ -110,7 +110,8 @@ def load_curves(frame: pd.DataFrame) -> pd.DataFrame:
 
 def trial_curves(trials: pd.DataFrame, curves: pd.DataFrame, *, mode: str,
                  max_epochs: int | None = None) -> tuple[Curve, ...]:
-    """The curve of each trial of the validated trials table ``trials`` that has one, in trial-index order.
+    """The curve of each trial of the validated trials table ``trials``, in trial-index order (empty for a
+    trial without epochs: one that diverged in its first epoch, or failed).
 
     Checks them against the table: every curve's trial is in it, every ``ok`` trial has a curve
     whose best score (``mode`` "max" or "min") is its ``val_score``, and none is longer than
@@ -128,12 +129,13 @@ def trial_curves(trials: pd.DataFrame, curves: pd.DataFrame, *, mode: str,
     if without:
         raise DataError(f"The curves table has no epochs of the 'ok' trials {_preview(without)}; every finished trial "
                         "needs its curve. Export the table and its curves together.")
-    out = []
-    for k, group in groups.items():
+    out, empty = [], pd.DataFrame({"val_score": [], **({"seconds": []} if "seconds" in curves else {})})
+    for k in sorted(status):
+        group = groups.get(k, empty)
         val = group["val_score"].to_numpy(float)
         if max_epochs is not None and len(val) > max_epochs:
             raise DataError(f"The curves table: trial {k} has {len(val)} epochs, more than max_epochs ({max_epochs}).")
-        best = val.max() if mode == "max" else val.min()
+        best = (val.max() if mode == "max" else val.min()) if len(val) else np.nan
         if status[k] == "ok" and abs(best - val_score[k]) > 1e-9 * max(1.0, abs(best)):
             raise DataError(f"The curves table: trial {k}'s best val_score over its {len(val)} epochs is {best!r}, its "
                             f"val_score in the trials table {val_score[k]!r}; the curves belong to another table (or "
