@@ -50,6 +50,8 @@ _EXPORTS = {
     "MarginalPoint": "marginals",
     "synthetic_trials": "synthetic",
     "synthetic_curves": "synthetic",
+    "simulate_sweep": "simulate",
+    "Simulation": "simulate",
     "compare_strategies": "compare",
     "Comparison": "compare",
     "Reference": "compare",
@@ -64,6 +66,9 @@ _EXPORTS = {
     "replay_rule": "replay",
     "Replay": "replay",
     "ReplayedTrial": "replay",
+    "analyze_what_if": "what_if",
+    "write_what_if": "what_if",
+    "WhatIf": "what_if",
     "Curve": "curves",
     "load_curves": "curves",
     "read_curves": "curves",
@@ -102,5 +107,7 @@ if TYPE_CHECKING:
     from analysis.budget import Doubling, TrialsNeeded, top_probability, trials_for, trials_needed
     from analysis.curves import Curve, load_curves, read_curves, write_curves
     from analysis.replay import Replay, ReplayedTrial, replay_rule
+    from analysis.simulate import Simulation, simulate_sweep
     from analysis.rung_board import RungBoard, Verdict
     from analysis.stopping import Asha, Decision, Median, parse_rule
+    from analysis.what_if import WhatIf, analyze_what_if, write_what_if

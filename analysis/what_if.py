@@ -142,7 +142,7 @@ TRIAL_COLUMNS = ("trial_index", "status", "stop_epoch", "epochs", "full_epochs",
                  "seconds", "full_seconds")
 
 
-def what_if(table: str | os.PathLike[str] | pd.DataFrame, rules: Sequence[RuleSource], *, mode: str,
+def analyze_what_if(table: str | os.PathLike[str] | pd.DataFrame, rules: Sequence[RuleSource], *, mode: str,
             curves: pd.DataFrame | None = None, max_epochs: int | None = None) -> WhatIf:
     """Replay ``rules`` on the full sweep ``table`` (a path, whose curves lie beside it, or a DataFrame
     with ``curves`` given) for ``max_epochs`` (the sweep's; without it the longest curve stands for it).
@@ -167,7 +167,7 @@ def what_if(table: str | os.PathLike[str] | pd.DataFrame, rules: Sequence[RuleSo
     if max_epochs is None:
         max_epochs = max((c.epochs for c in all_curves), default=0)
     if not rules:
-        raise UsageError("what_if() needs at least one rule, e.g. 'asha:min_epochs=2,eta=3'.")
+        raise UsageError("analyze_what_if() needs at least one rule, e.g. 'asha:min_epochs=2,eta=3'.")
     parsed = tuple(dict.fromkeys(parse_rule(r, max_epochs=max_epochs, where="--what-if") for r in rules))
     trials = TrialTable.from_frame(frame, mode=mode)
     by_index = {c.trial_index: c for c in all_curves}

@@ -14,7 +14,7 @@ from analysis.errors import DataError, RuleError, UsageError
 from analysis.replay import replay_rule
 from analysis.stopping import Asha, Decision, Median
 from analysis.table import load_trials
-from analysis.what_if import FULL, what_if, write_what_if
+from analysis.what_if import FULL, analyze_what_if, write_what_if
 
 RULES = ("asha:min_epochs=2,eta=3", {"type": "median", "min_epochs": 3})
 
@@ -27,7 +27,7 @@ def sweep():
 @pytest.fixture(scope="module")
 def result(sweep):
     trials, curves = sweep
-    return what_if(trials, RULES, mode="max", curves=curves, max_epochs=12)
+    return analyze_what_if(trials, RULES, mode="max", curves=curves, max_epochs=12)
 
 
 def test_the_sweep_is_replayed_as_a_live_sweep_decides(sweep, result):
@@ -108,12 +108,12 @@ def _tiny(status1="ok"):
 
 def test_a_returned_stopped_trial_has_an_unknown_test_score_unless_its_best_epoch_was_before_the_stop():
     trials, curves = _tiny()
-    outcome = what_if(trials, ["asha:min_epochs=1,eta=2"], mode="max", curves=curves, max_epochs=4).sweeps[0]
+    outcome = analyze_what_if(trials, ["asha:min_epochs=1,eta=2"], mode="max", curves=curves, max_epochs=4).sweeps[0]
     assert outcome.best.trial_index == 1 and outcome.best.stopped and outcome.best.val_score == 0.5
     assert outcome.best_test is None and outcome.same  # the same trial, but not its full-budget result
     assert "test unknown: a stopped trial's test score at its stop is not in the curves" in _line(outcome)
     curves.loc[curves["trial_index"] == 1, "val_score"] = [0.8, 0.6, 0.7, 0.75]  # its best epoch is the first
-    outcome = what_if(trials, ["asha:min_epochs=1,eta=2"], mode="max", curves=curves, max_epochs=4).sweeps[0]
+    outcome = analyze_what_if(trials, ["asha:min_epochs=1,eta=2"], mode="max", curves=curves, max_epochs=4).sweeps[0]
     assert outcome.best.stopped and outcome.best_test == 0.75
 
 
@@ -128,27 +128,27 @@ def test_refusals(tmp_path, sweep):
     stopped = trials.copy()
     stopped.loc[stopped["status"] == "ok", "status"] = ["stopped"] + ["ok"] * (int((trials["status"] == "ok").sum()) - 1)
     with pytest.raises(DataError, match="itself early-terminated: 1 trial"):
-        what_if(stopped, RULES, mode="max", curves=curves)
+        analyze_what_if(stopped, RULES, mode="max", curves=curves)
     path = write_trials(trials, tmp_path / "t.csv")
     with pytest.raises(DataError, match=r"no curves \(.*t\.curves\.csv\)"):
-        what_if(path, RULES, mode="max")
+        analyze_what_if(path, RULES, mode="max")
     with pytest.raises(DataError, match="no curves"):
-        what_if(trials, RULES, mode="max")
+        analyze_what_if(trials, RULES, mode="max")
     write_curves(path, curves)
-    assert what_if(path, ["asha:min_epochs=2"], mode="max").max_epochs == 12  # the longest curve stands for it
+    assert analyze_what_if(path, ["asha:min_epochs=2"], mode="max").max_epochs == 12  # the longest curve stands for it
     for rule, field in [("asha:min_epochs=2,eta=1", "--what-if.eta"), ("asha:min_epochs=12", "--what-if.min_epochs"),
                         ("sha:min_epochs=2", "--what-if.type"), ({"type": "median", "min_epochs": "3"}, "--what-if.min_epochs")]:
         with pytest.raises(RuleError, match=f"^{field}: "):
-            what_if(path, [rule], mode="max", max_epochs=12)
+            analyze_what_if(path, [rule], mode="max", max_epochs=12)
     with pytest.raises(UsageError, match="at least one rule"):
-        what_if(path, [], mode="max")
+        analyze_what_if(path, [], mode="max")
     with pytest.raises(DataError, match="more than max_epochs"):
-        what_if(path, RULES, mode="max", max_epochs=6)
+        analyze_what_if(path, RULES, mode="max", max_epochs=6)
 
 
 def test_without_seconds_compute_is_counted_in_epochs(sweep):
     trials, curves = sweep
-    result = what_if(trials, RULES[:1], mode="max", curves=curves.drop(columns="seconds"), max_epochs=12)
+    result = analyze_what_if(trials, RULES[:1], mode="max", curves=curves.drop(columns="seconds"), max_epochs=12)
     assert result.cost_unit == "epochs" and result.sweeps[0].replay.seconds is None
     assert result.sweeps[0].compute_share == result.sweeps[0].replay.epochs / result.sweeps[0].replay.full_epochs
     assert result.searches[0][-1].cost.sum() <= 12 * result.searches[0][-1].s
