@@ -48,10 +48,24 @@ class Decision(str, Enum):
 
 
 @dataclass(frozen=True)
-class Asha:
-    """Asynchronous successive halving: at each rung keep the top 1/eta (module docstring)."""
+class _Rule:
+    """What every rule has: the epochs a trial trains before its first rung."""
 
     min_epochs: int
+
+    def check(self, max_epochs: int, where: str = "early_terminate") -> None:
+        """Raise ``RuleError`` unless a rung lies before ``max_epochs``."""
+        if self.min_epochs >= max_epochs:
+            raise RuleError(
+                f"{where}.min_epochs: expected fewer than max_epochs ({max_epochs}) so that a rung lies before the end "
+                f"of training; got {self.min_epochs}. Lower min_epochs, or raise training.max_epochs."
+            )
+
+
+@dataclass(frozen=True)
+class Asha(_Rule):
+    """Asynchronous successive halving: at each rung keep the top 1/eta (module docstring)."""
+
     eta: int = 3
     type: ClassVar[str] = "asha"
     #: whether trials that ended before a rung count there with their result (the median's standings)
@@ -71,15 +85,11 @@ class Asha:
         better = len(earlier) - bisect_right(earlier, value)
         return m < self.eta or self.eta * (better + 1) <= m
 
-    def check(self, max_epochs: int, where: str = "early_terminate") -> None:
-        _check_min_epochs(self.min_epochs, max_epochs, where)
-
 
 @dataclass(frozen=True)
-class Median:
+class Median(_Rule):
     """Median stopping: stop a trial whose best so far is below the median standing (module docstring)."""
 
-    min_epochs: int
     min_trials: int = 3
     type: ClassVar[str] = "median"
     carry_forward: ClassVar[bool] = True
@@ -95,9 +105,6 @@ class Median:
             return True
         middle = earlier[n // 2] if n % 2 else (earlier[n // 2 - 1] + earlier[n // 2]) / 2
         return not value < middle
-
-    def check(self, max_epochs: int, where: str = "early_terminate") -> None:
-        _check_min_epochs(self.min_epochs, max_epochs, where)
 
 
 Rule = Asha | Median
@@ -179,10 +186,3 @@ def _integer(value: object, field: str, low: int, meaning: str) -> int:
         raise RuleError(f"{field}: expected an integer ≥ {low} ({meaning}); got {value}. Raise it to at least {low}.")
     return value
 
-
-def _check_min_epochs(min_epochs: int, max_epochs: int, where: str) -> None:
-    if min_epochs >= max_epochs:
-        raise RuleError(
-            f"{where}.min_epochs: expected fewer than max_epochs ({max_epochs}) so that a rung lies before the end "
-            f"of training; got {min_epochs}. Lower min_epochs, or raise training.max_epochs."
-        )

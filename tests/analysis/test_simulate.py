@@ -15,7 +15,7 @@ from analysis.stopping import Asha
 from tests.analysis.conftest import stopping_sweeps
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(stopping_sweeps(max_size=12), st.integers(1, 5), st.sampled_from(["speculate", "pause"]), st.randoms())
 def test_any_number_of_workers_decides_as_one(args, workers, policy, random):
     curves, rule, max_epochs, mode, patience = args

@@ -125,7 +125,7 @@ def _standing(done, rung, rule):
     return None if (stop is None and outcome == "error") or end == 0 else best[end - 1]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(sweeps())
 def test_replay_is_the_one_worker_run(args):
     curves, rule, max_epochs, mode, _ = args
@@ -156,7 +156,7 @@ def interleavings(draw):
     return curves, rule, max_epochs, mode, patience, events
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(interleavings())
 def test_decisions_do_not_depend_on_the_order_of_arrival(args):
     curves, rule, max_epochs, mode, patience, events = args
@@ -181,7 +181,7 @@ def test_decisions_do_not_depend_on_the_order_of_arrival(args):
         assert verdict.rung == t.stop_epoch and verdict.value == t.val_score if t.stopped else verdict.decision == Decision.CONTINUE
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(sweeps(), st.data())
 def test_a_board_restored_from_finished_trials_decides_the_same(args, data):
     curves, rule, max_epochs, mode, _ = args
@@ -200,7 +200,7 @@ def test_a_board_restored_from_finished_trials_decides_the_same(args, data):
     assert [board.verdict(k).rung for k in range(len(curves))] == [t.stop_epoch for t in expected.trials]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(sweeps())
 def test_without_divergence_a_stopped_trial_is_never_the_returned_best(args):
     curves, rule, max_epochs, mode, _ = args
