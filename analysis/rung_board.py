@@ -96,6 +96,13 @@ class RungBoard:
         reported after a trial's stop are ignored. Raises ``UsageError`` for a gap in the epochs, an
         epoch beyond ``max_epochs``, a non-finite value, or an epoch after a trial's reported end.
         """
+        new, same = self._append(k, epoch, value)
+        if new:
+            self._advance()
+        return same
+
+    def _append(self, k: int, epoch: int, value: float) -> tuple[bool, bool]:
+        """Record without deciding: (whether the epoch is new, whether it agrees with one recorded before)."""
         _check_index(k)
         if isinstance(epoch, bool) or not isinstance(epoch, int) or not 1 <= epoch <= self.max_epochs:
             raise UsageError(f"record(): epoch must be an integer in 1..{self.max_epochs} (max_epochs); got {epoch!r}.")
@@ -104,9 +111,9 @@ class RungBoard:
                              f"{value!r}. A diverged epoch is not recorded: report the trial's end as 'diverged'.")
         t = self._trials.setdefault(k, _Trial())
         if epoch <= len(t.raw):
-            return t.raw[epoch - 1] == value
+            return False, t.raw[epoch - 1] == value
         if t.outcome == "stopped":
-            return True
+            return False, True
         if t.end is not None:
             raise UsageError(f"record(): trial {k} ended after epoch {t.end} ({t.outcome}); it cannot record epoch {epoch}.")
         if epoch != len(t.raw) + 1:
@@ -117,8 +124,7 @@ class RungBoard:
         t.raw.append(float(value))
         t.best.append(oriented if improved else t.best[-1])
         t.best_epoch.append(epoch if improved else t.best_epoch[-1])
-        self._advance()
-        return True
+        return True, True
 
     def ended(self, k: int, last_epoch: int, outcome: Outcome = "ok") -> None:
         """Trial ``k`` ended after ``last_epoch`` epochs (its recorded epochs; 0 when none finished).
@@ -151,9 +157,11 @@ class RungBoard:
         """Record trial ``k``'s epochs 1, 2, … at once, then its end when ``outcome`` is given
         (``stopped``: at its last epoch, which must be a rung)."""
         for epoch, value in enumerate(values, start=1):
-            self.record(k, epoch, float(value))
+            self._append(k, epoch, float(value))  # decided once, below: the same decisions, fewer passes
         if outcome is not None:
             self.ended(k, len(self._trials.setdefault(k, _Trial()).raw), outcome)
+        else:
+            self._advance()
 
     # --- what the driver asks -------------------------------------------------------------------
 
