@@ -97,9 +97,26 @@ def test_summary_files_and_json(tmp_path, result):
     assert (tmp_path / "what_if.txt").read_text().splitlines() == lines
 
 
-def _tiny(status1="ok"):
+@pytest.mark.parametrize("size", [8, 96])
+def test_the_figure_is_readable(size, sweep, result):
+    import warnings
+
+    from analysis.what_if_figure import what_if_figure
+    from tests.analysis.test_plots import assert_readable
+
+    if size != 96:
+        trials, curves = synthetic_curves(synthetic_trials(size, seed=6, failures=False), max_epochs=6, patience=2, seed=6)
+        result = analyze_what_if(trials, RULES, mode="max", curves=curves, max_epochs=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = what_if_figure(result, metric_name="accuracy")
+        assert_readable("what_if", fig)
+    assert fig.axes[0].get_xscale() == "log" and len(fig.axes[0].get_legend().get_texts()) == 3
+
+
+def _tiny():
     """Trial 0 is better at the rung and diverges after it; trial 1 is stopped there (ASHA, eta 2, rung 1)."""
-    trials = pd.DataFrame({"trial_index": [0, 1], "status": ["diverged", status1], "val_score": [np.nan, 0.8],
+    trials = pd.DataFrame({"trial_index": [0, 1], "status": ["diverged", "ok"], "val_score": [np.nan, 0.8],
                            "test_score": [np.nan, 0.75]})
     curves = pd.DataFrame({"trial_index": [0, 0, 1, 1, 1, 1], "epoch": [1, 2, 1, 2, 3, 4],
                            "val_score": [0.9, 0.95, 0.5, 0.6, 0.7, 0.8], "seconds": 1.0})
