@@ -49,11 +49,30 @@ _EXPORTS = {
     "Marginal": "marginals",
     "MarginalPoint": "marginals",
     "synthetic_trials": "synthetic",
+    "synthetic_curves": "synthetic",
+    "simulate_sweep": "simulate",
+    "Simulation": "simulate",
     "compare_strategies": "compare",
     "Comparison": "compare",
     "Reference": "compare",
     "BlockCurve": "compare",
     "BlockRow": "compare",
+    "Asha": "stopping",
+    "Median": "stopping",
+    "Decision": "stopping",
+    "parse_rule": "stopping",
+    "RungBoard": "rung_board",
+    "Verdict": "rung_board",
+    "replay_rule": "replay",
+    "Replay": "replay",
+    "ReplayedTrial": "replay",
+    "analyze_what_if": "what_if",
+    "write_what_if": "what_if",
+    "WhatIf": "what_if",
+    "Curve": "curves",
+    "load_curves": "curves",
+    "read_curves": "curves",
+    "write_curves": "curves",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -83,6 +102,12 @@ if TYPE_CHECKING:
     from analysis.pipeline import analyze
     from analysis.report import Report
     from analysis.space import ParamSpace, infer_distribution, param_space, read_space, write_space
-    from analysis.synthetic import synthetic_trials
+    from analysis.synthetic import synthetic_curves, synthetic_trials
     from analysis.table import StatusCounts, TrialTable, load_trials, write_trials
     from analysis.budget import Doubling, TrialsNeeded, top_probability, trials_for, trials_needed
+    from analysis.curves import Curve, load_curves, read_curves, write_curves
+    from analysis.replay import Replay, ReplayedTrial, replay_rule
+    from analysis.simulate import Simulation, simulate_sweep
+    from analysis.rung_board import RungBoard, Verdict
+    from analysis.stopping import Asha, Decision, Median, parse_rule
+    from analysis.what_if import WhatIf, analyze_what_if, write_what_if

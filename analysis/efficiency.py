@@ -72,7 +72,7 @@ def best_by_validation(oriented_val: np.ndarray, test: np.ndarray) -> np.ndarray
     For a table pass :attr:`~analysis.table.TrialTable.rank_val`, so that diverged trials lose ties.
     """
     top = oriented_val == oriented_val.max(axis=-1, keepdims=True)
-    return (test * top).sum(axis=-1) / top.sum(axis=-1)
+    return np.where(top, test, 0.0).sum(axis=-1) / top.sum(axis=-1)  # a NaN (unknown) test counts only if among the best
 
 
 def experiments(table: TrialTable, s: int) -> EfficiencyLevel:
@@ -96,7 +96,7 @@ def noise_rows(table: TrialTable, s: int) -> tuple[np.ndarray, np.ndarray, np.nd
         raise UsageError("noise_rows() needs a table with set sizes (columns val_n and test_n); this one has none. "
                          "Check table.has_set_sizes first.")
     n = table.size // s
-    arrays = (table.oriented_val, table.val_n, table.test, table.test_n, table.val, table.ok)
+    arrays = (table.oriented_val, table.val_n, table.test, table.test_n, table.val, table.scored)
     return noise_aware(*(a[: n * s].reshape(n, s) for a in arrays))
 
 

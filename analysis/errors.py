@@ -12,3 +12,7 @@ class DataError(AnalysisError):
 
 class UsageError(AnalysisError):
     """An argument of an analysis is invalid (a direction, a reference line, a comparison)."""
+
+
+class RuleError(AnalysisError):
+    """An early-termination rule (a spec's ``early_terminate`` block, a ``--what-if``) is invalid."""

@@ -20,6 +20,12 @@ importance.csv                 param, importance, scope, trials (only with ``imp
 comparison.csv                 a row per grid and per (compared curve, s), :meth:`Comparison.rows` (only with ``compare``)
 summary.txt, report.json       ``Report.summary_text()`` and ``Report.to_json()``
 =============================  ===============================================================
+
+A sweep run with early termination (trials with status ``stopped``, or ``early_terminated=True``)
+gets no efficiency curve, expected best or trials needed (no ``efficiency*``, ``expected_best``,
+``trials_needed*`` files): its trials are not i.i.d. full-budget results, see
+:class:`~analysis.report.EarlyTermination`. Its best trial ranks every trial by its recorded
+validation score; importance and marginal effects use the full-budget trials only.
 """
 
 from __future__ import annotations
@@ -38,12 +44,12 @@ from analysis.best_of_n import curve_sizes, expected_best
 from analysis.best_trial import best_choice
 from analysis.budget import Doubling, trials_needed
 from analysis.compare import ROW_COLUMNS, TableSource, compare_strategies
-from analysis.efficiency import efficiency_curve
+from analysis.efficiency import EfficiencyCurve, efficiency_curve
 from analysis.importance import fanova_importance
 from analysis.marginals import marginal_effects
-from analysis.report import Report
+from analysis.report import EarlyTermination, Report
 from analysis.space import read_space
-from analysis.table import TrialTable
+from analysis.table import TrialTable, load_trials
 from analysis.errors import UsageError
 
 if TYPE_CHECKING:
@@ -67,6 +73,7 @@ def analyze(
     seed: int = 0,
     compare: Sequence[tuple[str, str, TableSource]] | None = None,
     noise_note: str | None = None,
+    early_terminated: bool | None = None,
 ) -> Report:
     """Analyse a trials table (path or DataFrame, see :mod:`analysis.table`) into ``out_dir``.
 
@@ -77,31 +84,36 @@ def analyze(
     part) and ``figures=False`` the figures (a collection of names, e.g. ``("efficiency",)``, draws those). ``compare`` lists other searches of the same space as
     ``(label, kind, table)`` with kind ``"grid"``, ``"sobol"`` or ``"random"`` (:mod:`analysis.compare`).
     ``noise_note`` says why a table goes without set sizes, in place of the summary's own line.
+    ``early_terminated``: whether the sweep ran with early termination (``None``: when a trial has
+    status ``stopped``); such a sweep is analysed as the module docstring says, and ``compare`` is refused.
     Raises ``DataError`` for an invalid table and ``UsageError`` for an invalid argument.
     """
     if distributions is None and isinstance(table, (str, os.PathLike)):
         distributions = read_space(table)  # the sweep's space, when the table carries it
-    trials = TrialTable.from_frame(table, mode=mode)
+    frame = load_trials(table)
+    trials = TrialTable.from_frame(frame, mode=mode)
+    early = _early(frame, trials, early_terminated)
+    if early is not None and compare:
+        raise UsageError("compare: this sweep ran with early termination, so it has no Bergstra–Bengio efficiency curve "
+                         "to compare other searches with (its trials are not i.i.d. full-budget results). Compare a "
+                         "sweep run without early_terminate.")
     references = _checked_references(references)
-    curve = efficiency_curve(trials)
-    comparison = compare_strategies(curve, compare, mode=mode) if compare else None
+    full = trials if early is None else TrialTable.from_frame(frame[frame["status"] != "stopped"], mode=mode)
+    random_search = _random_search(trials, compare) if early is None else {
+        "efficiency": None, "expected_best": (), "expected_best_replacement": (), "trials_needed": None}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sizes = curve_sizes(trials.size, dense=DENSE_SIZES)
     best = best_choice(trials)
     report = Report(
         mode=mode,
         metric_name=metric_name,
         counts=trials.counts,
-        efficiency=curve,
-        expected_best=expected_best(trials.rank_val, trials.test, sizes),
-        expected_best_replacement=expected_best(trials.rank_val, trials.test, sizes, replacement=True),
-        trials_needed=trials_needed(trials),
+        **random_search,  # type: ignore[arg-type]
         best=best,
         ranking=best.ranking(trials),
-        importance=fanova_importance(trials, distributions, seed=seed) if importance else None,
-        marginals=marginal_effects(trials, distributions),
-        comparison=comparison,
+        importance=fanova_importance(full, distributions, seed=seed) if importance else None,
+        marginals=marginal_effects(full, distributions),
+        early=early,
         **({"noise_note": noise_note} if noise_note else {}),
     )
     files = _write_tables(report, trials, out)
@@ -112,6 +124,34 @@ def analyze(
     (out / "summary.txt").write_text(report.summary_text() + "\n", encoding="utf-8")
     (out / "report.json").write_text(report.to_json() + "\n", encoding="utf-8")
     return report
+
+
+def _random_search(trials: TrialTable, compare: Sequence[tuple[str, str, TableSource]] | None) -> dict[str, object]:
+    """What re-partitioning a random search gives: the efficiency curve, expected bests, trials needed, comparisons."""
+    curve = efficiency_curve(trials)
+    sizes = curve_sizes(trials.size, dense=DENSE_SIZES)
+    return {
+        "efficiency": curve,
+        "expected_best": expected_best(trials.rank_val, trials.test, sizes),
+        "expected_best_replacement": expected_best(trials.rank_val, trials.test, sizes, replacement=True),
+        "trials_needed": trials_needed(trials),
+        "comparison": compare_strategies(curve, compare, mode=trials.mode) if compare else None,
+    }
+
+
+def _early(frame: pd.DataFrame, trials: TrialTable, told: bool | None) -> EarlyTermination | None:
+    """The early-termination facts of a sweep that ran with it (``told``, or seen by its stopped trials)."""
+    if told is False and trials.counts.stopped:
+        raise UsageError(f"early_terminated=False, but {trials.counts.stopped} trials have status 'stopped': a sweep with "
+                         "stopped trials ran with early termination. Leave early_terminated unset.")
+    if not (told or trials.counts.stopped):
+        return None
+    seconds = total = None
+    if "train_seconds" in frame and frame["train_seconds"].notna().any():
+        used = frame[frame["status"].isin(("ok", "diverged", "stopped"))]
+        total = float(used["train_seconds"].sum())
+        seconds = float(used.loc[used["status"] == "stopped", "train_seconds"].sum())
+    return EarlyTermination(trials.counts.stopped, trials.counts.full_budget, total, seconds)
 
 
 def _checked_references(references: Mapping[str, float] | None) -> dict[str, float]:
@@ -129,9 +169,9 @@ def _checked_references(references: Mapping[str, float] | None) -> dict[str, flo
 
 def _write_tables(report: Report, trials: TrialTable, out: Path) -> list[Path]:
     need = report.trials_needed
-    tables = {
+    tables = {} if report.efficiency is None or need is None else {
         "efficiency": pd.DataFrame([lvl.row() for lvl in report.efficiency.levels]),
-        "efficiency_experiments": _experiments_frame(report, trials),
+        "efficiency_experiments": _experiments_frame(report.efficiency, trials),
         "expected_best": pd.DataFrame(report.expected_best_rows()),
         "trials_needed": pd.DataFrame(
             {"s": need.sizes, **{f"p_top_{q:g}": need.probability[:, k] for k, q in enumerate(need.quantiles)}}
@@ -139,6 +179,8 @@ def _write_tables(report: Report, trials: TrialTable, out: Path) -> list[Path]:
         "trials_needed_doublings": pd.DataFrame(
             [dataclasses.asdict(d) for d in need.doublings], columns=[f.name for f in dataclasses.fields(Doubling)]
         ),
+    }
+    tables |= {
         "best_trials": pd.DataFrame([dataclasses.asdict(c) for c in report.ranking]),
         "marginals": pd.DataFrame(
             [{"param": m.param, "by": m.by, **dataclasses.asdict(p)} for m in report.marginals for p in m.points],
@@ -159,9 +201,9 @@ def _write_tables(report: Report, trials: TrialTable, out: Path) -> list[Path]:
     return paths
 
 
-def _experiments_frame(report: Report, trials: TrialTable) -> pd.DataFrame:
+def _experiments_frame(curve: EfficiencyCurve, trials: TrialTable) -> pd.DataFrame:
     parts = []
-    for lvl in report.efficiency.levels:
+    for lvl in curve.levels:
         n = lvl.experiments
         parts.append(
             pd.DataFrame(
@@ -181,15 +223,15 @@ def _experiments_frame(report: Report, trials: TrialTable) -> pd.DataFrame:
 def _write_figures(report: Report, out: Path, references: Mapping[str, float], only: set[str] | None) -> list[Path]:
     from analysis import plots
 
-    name = report.metric_name
-    figures = {
-        "efficiency": lambda: plots.efficiency_figure(report.efficiency, metric_name=name, references=references),
+    name, curve, need = report.metric_name, report.efficiency, report.trials_needed
+    figures = {} if curve is None or need is None else {
+        "efficiency": lambda: plots.efficiency_figure(curve, metric_name=name, references=references),
         "expected_best": lambda: plots.expected_best_figure(
             report.expected_best, report.expected_best_replacement, metric_name=name, size=report.counts.used
         ),
-        "trials_needed": lambda: plots.trials_needed_figure(report.trials_needed, metric_name=name),
-        "marginals": lambda: plots.marginals_figure(report.marginals, metric_name=name),
+        "trials_needed": lambda: plots.trials_needed_figure(need, metric_name=name),
     }
+    figures["marginals"] = lambda: plots.marginals_figure(report.marginals, metric_name=name)
     if report.importance is not None:
         figures["importance"] = lambda: plots.importance_figure(report.importance, metric_name=name)
     if report.comparison is not None:

@@ -3,7 +3,10 @@
 ``Report.to_json()`` gives one object with the keys
 
 ``mode``, ``metric_name``, ``trials`` (used)   — what was analysed
-``status_counts``      ok / diverged / error / infra / used
+``status_counts``      ok / diverged / error / infra / stopped / used
+``early_terminated``   null, or for a sweep with stopped trials: ``stopped``, ``full_budget``,
+                       ``train_seconds`` (all used trials), ``stopped_seconds`` and ``note`` (why the
+                       efficiency curve, expected best and trials needed are left out: empty/null below)
 ``efficiency``         one row per s: ``s``, ``experiments``, ``mean``, ``median``, ``q1``, ``q3``, ``min``,
                        ``max`` (over the experiments' best-by-validation test scores), ``expected_best``
                        (exact, without replacement, n = s) and ``noise_aware_mean`` (null without set sizes)
@@ -36,6 +39,24 @@ from analysis.marginals import Marginal
 from analysis.table import StatusCounts
 
 
+@dataclass(frozen=True)
+class EarlyTermination:
+    """A sweep run with early termination: how many trials were stopped, and the compute used."""
+
+    stopped: int
+    full_budget: int
+    train_seconds: float | None  # of all used trials, the stopped ones included
+    stopped_seconds: float | None
+    note: str = (
+        "The Bergstra–Bengio efficiency curve, the expected best of n trials and the trials needed are not computed: "
+        "the rule judged each trial against all earlier trials of the sweep, so experiments of s trials re-cut from it "
+        "are not searches of s trials, and a curve drawn from them would be biased. What stays valid: the best trial, "
+        "importance and marginal effects on the full-budget trials only (those the rule kept, so they describe the "
+        "better part of the space), and the compute used. For what early termination buys, run the what-if on a "
+        "sweep without it."
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class Report:
     """Everything :func:`analysis.analyze` computed, and the files it wrote."""
@@ -43,43 +64,36 @@ class Report:
     mode: str
     metric_name: str
     counts: StatusCounts
-    efficiency: EfficiencyCurve
+    efficiency: EfficiencyCurve | None  # None (and the next three empty) for an early-terminated sweep
     expected_best: tuple[ExpectedBest, ...]
     expected_best_replacement: tuple[ExpectedBest, ...]
-    trials_needed: TrialsNeeded
+    trials_needed: TrialsNeeded | None
     best: BestChoice
     ranking: tuple[TrialChoice, ...]
     importance: tuple[ParamImportance, ...] | None
     marginals: tuple[Marginal, ...]
     comparison: Comparison | None = None
+    early: EarlyTermination | None = None
     files: tuple[Path, ...] = ()
     noise_note: str = "No val_n/test_n: the noise model (eq. 5–6) was skipped."  # said when it was not used
 
     def to_dict(self) -> dict[str, object]:
         """The JSON object (module docstring) as Python data; NaN becomes None."""
-        band = self.efficiency.band
-        need = self.trials_needed
+        band = None if self.efficiency is None else self.efficiency.band
         data = {
             "mode": self.mode,
             "metric_name": self.metric_name,
             "trials": self.counts.used,
             "status_counts": self.counts.as_dict(),
-            "efficiency": [lvl.row() for lvl in self.efficiency.levels],
+            "early_terminated": None if self.early is None else asdict(self.early),
+            "efficiency": [] if self.efficiency is None else [lvl.row() for lvl in self.efficiency.levels],
             "noise_aware": None if band is None else {"mean": band.mean, "sd": band.sd, "low": band.low, "high": band.high},
             "best": {
                 "by_validation": asdict(self.best.by_validation),
                 "most_probable": None if self.best.most_probable is None else asdict(self.best.most_probable),
             },
             "expected_best": self.expected_best_rows(powers_of_two=True),
-            "trials_needed": {
-                "rows": [
-                    {"s": s, **{f"p_top_{q:g}": float(p) for q, p in zip(need.quantiles, need.probability[k])}}
-                    for k, s in enumerate(need.sizes)
-                ],
-                "needed_95": [{"q": q, "trials": n} for q, n in zip(need.quantiles, need.needed)],
-                "doublings": [asdict(d) for d in need.doublings],
-                "mean_train_seconds": need.mean_train_seconds,
-            },
+            "trials_needed": None if self.trials_needed is None else _needed_dict(self.trials_needed),
             "importance": None if self.importance is None else [asdict(i) for i in self.importance],
             "comparison": None if self.comparison is None else self.comparison.to_dict(),
             "files": [str(f) for f in self.files],
@@ -107,14 +121,17 @@ class Report:
     def summary_text(self) -> str:
         """A few lines for a terminal: counts, best trials, the band, expected bests, trials needed, importance."""
         c, m = self.counts, self.metric_name
+        stopped = f", stopped early {c.stopped} at their best score up to the stop" if c.stopped else ""
         lines = [
-            f"{c.used} trials analysed (ok {c.ok}, diverged {c.diverged} at the worst score); "
+            f"{c.used} trials analysed (ok {c.ok}, diverged {c.diverged} at the worst score{stopped}); "
             f"left out: error {c.error}, infra {c.infra}. Score: {m}, {'higher' if self.mode == 'max' else 'lower'} is better.",
             _choice_line("Best by validation", self.best.by_validation, m),
         ]
         if self.best.most_probable is not None:
             lines.append(_choice_line("Most probably best (eq. 5)", self.best.most_probable, m))
-        band = self.efficiency.band
+        if self.early is not None:
+            return "\n".join([*lines, *_early_lines(self.early, self.importance, self.files)])
+        band = self.efficiency.band  # type: ignore[union-attr]
         if band is not None:
             lines.append(f"Noise-aware test {m} over all trials (eq. 5–6): {band.mean:.4f} ± {band.sd:.4f} (95%: {band.low:.4f} to {band.high:.4f})")
         else:
@@ -122,6 +139,7 @@ class Report:
         shown = [e for e in self.expected_best if e.n & (e.n - 1) == 0]
         lines.append(f"Expected best test {m} of n trials: " + ", ".join(f"n={e.n} {e.mean:.4f}" for e in shown[:: max(1, len(shown) // 6)]))
         need = self.trials_needed
+        assert need is not None
         lines.append("Trials for a 95% chance of the top q: " + ", ".join(f"top {q:.0%}: {n}" for q, n in zip(need.quantiles, need.needed)))
         if need.doublings:
             d = need.doublings[-1]
@@ -141,6 +159,33 @@ class Report:
         if self.files:
             lines.append(f"{len(self.files)} files written to {self.files[0].parent}")
         return "\n".join(lines)
+
+
+def _needed_dict(need: TrialsNeeded) -> dict[str, object]:
+    return {
+        "rows": [
+            {"s": s, **{f"p_top_{q:g}": float(p) for q, p in zip(need.quantiles, need.probability[k])}}
+            for k, s in enumerate(need.sizes)
+        ],
+        "needed_95": [{"q": q, "trials": n} for q, n in zip(need.quantiles, need.needed)],
+        "doublings": [asdict(d) for d in need.doublings],
+        "mean_train_seconds": need.mean_train_seconds,
+    }
+
+
+def _early_lines(early: EarlyTermination, importance: tuple[ParamImportance, ...] | None, files: tuple[Path, ...]) -> list[str]:
+    lines = [f"Early termination stopped {early.stopped} trials: their scores are those of their best epoch up to the stop, "
+             f"not full-budget results; {early.full_budget} trials ran to their own end (max_epochs or patience).", early.note]
+    if early.train_seconds is not None:
+        unit, size = time_unit(early.train_seconds / 3600)
+        stopped = "" if early.stopped_seconds is None else f", {early.stopped_seconds / 3600 / size:.1f} of them in the stopped trials"
+        lines.append(f"Compute used: {early.train_seconds / 3600 / size:.1f} {unit} of training{stopped}.")
+    if importance:
+        lines.append(f"Importance (fANOVA, on the {early.full_budget} full-budget trials only): "
+                     + ", ".join(f"{i.param} {i.importance:.2f}" + (" (where active)" if i.scope == WHERE_ACTIVE else "") for i in importance))
+    if files:
+        lines.append(f"{len(files)} files written to {files[0].parent}")
+    return lines
 
 
 def _choice_line(title: str, choice: TrialChoice, metric_name: str) -> str:

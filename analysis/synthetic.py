@@ -64,3 +64,52 @@ def synthetic_trials(
     }.items():
         frame["param_" + name] = values
     return frame
+
+
+def synthetic_curves(
+    trials: pd.DataFrame, *, max_epochs: int = 20, patience: int | None = 3, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Learning curves for the trials of ``trials`` (a table of :func:`synthetic_trials`; validation
+    accuracy, higher is better), and the table made consistent with them.
+
+    Each ok trial's validation accuracy rises towards its table score at its own rate, with binomial
+    noise, and ends when it has not improved for ``patience`` epochs (or at ``max_epochs``); its
+    ``val_score`` becomes its curve's best and its ``test_score`` moves by as much. A diverged trial
+    records a few epochs before its NaN loss; error and infra trials record none. Each epoch takes
+    ``train_seconds / max_epochs`` seconds, and ``train_seconds`` becomes the sum of its epochs.
+    Returns ``(table, curves)``, the curves in the format of :mod:`analysis.curves`.
+    """
+    rng = np.random.default_rng(seed)
+    table = trials.copy()
+    n_val = int(table["val_n"].iloc[0]) if "val_n" in table else 2000
+    rows = []
+    epochs = np.arange(1, max_epochs + 1)
+    for i, row in table.iterrows():
+        status, k = row["status"], int(row["trial_index"])
+        if status not in ("ok", "diverged"):
+            continue
+        target = row["val_score"] if status == "ok" else rng.uniform(0.2, 0.9)
+        rate = rng.uniform(0.1, 0.8)
+        truth = 0.1 + (target - 0.1) * (1 - np.exp(-rate * epochs)) / (1 - np.exp(-rate * max_epochs))
+        val = rng.binomial(n_val, np.clip(truth, 0, 1)) / n_val
+        end = _patience_end(val, patience) if status == "ok" else int(rng.integers(0, max_epochs // 2 + 1))
+        val = val[:end]
+        seconds = np.full(end, row["train_seconds"] / max_epochs)
+        rows += [(k, e, v, s) for e, (v, s) in enumerate(zip(val, seconds), start=1)]
+        table.loc[i, "train_seconds"] = seconds.sum()
+        if status == "ok":
+            table.loc[i, "test_score"] = float(np.clip(row["test_score"] + val.max() - row["val_score"], 0, 1))
+            table.loc[i, "val_score"] = val.max()
+    curves = pd.DataFrame(rows, columns=["trial_index", "epoch", "val_score", "seconds"])
+    return table, curves
+
+
+def _patience_end(val: np.ndarray, patience: int | None) -> int:
+    """The epoch where a trainable with this patience ends: no better score for ``patience`` epochs."""
+    best, best_epoch = -np.inf, 0
+    for epoch, v in enumerate(val, start=1):
+        if v > best:
+            best, best_epoch = v, epoch
+        elif patience is not None and epoch - best_epoch >= patience:
+            return epoch
+    return len(val)

@@ -3,7 +3,7 @@
 One row per trial. Required columns:
 
 ``trial_index``  integer, unique; the order of the trials (re-partitioning follows it)
-``status``       ``ok`` / ``diverged`` / ``error`` / ``infra``
+``status``       ``ok`` / ``diverged`` / ``error`` / ``infra`` / ``stopped``
 ``val_score``    the objective on the validation set (empty for diverged trials is fine)
 ``test_score``   the objective on the test set
 
@@ -15,13 +15,17 @@ parameter is inactive in that trial. Other columns are kept and ignored.
 Rules fixed here, used by every analysis:
 
 * ``error`` and ``infra`` trials are left out (and counted).
+* ``stopped`` trials (early termination, :mod:`analysis.stopping`) stay in with the scores of their
+  best epoch up to the stop, ranked by that validation score; they are not full-budget results, so
+  a table with them is not a sample of full-budget trials, and each stopped trial loses a tie with
+  an ``ok`` trial of the same validation score.
 * ``diverged`` trials stay in as real results of their configs, at the worst score: the worst
-  finite validation (test) score among the table's ``ok`` trials. This keeps means finite and
-  makes a diverged trial never better than an ``ok`` one.
+  finite validation (test) score among the table's ``ok`` (and ``stopped``) trials. This keeps
+  means finite and makes a diverged trial never better than an ``ok`` one.
 * Ranked by validation, a diverged trial loses every tie with an ``ok`` trial (it ties only with
   the worst ones): :attr:`TrialTable.rank_val` is what every best-by-validation choice ranks by,
   and the eq. 5–6 weights give it no chance of being best beside an ``ok`` trial.
-* A diverged trial with no set sizes gets the median sizes of the ``ok`` trials.
+* A diverged trial with no set sizes gets the median sizes of the ``ok`` (and ``stopped``) trials.
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ from analysis.errors import DataError, UsageError
 REQUIRED_COLUMNS = ("trial_index", "status", "val_score", "test_score")
 SIZE_COLUMNS = ("val_n", "test_n")
 OPTIONAL_COLUMNS = (*SIZE_COLUMNS, "train_seconds")
-STATUSES = ("ok", "diverged", "error", "infra")
+STATUSES = ("ok", "diverged", "error", "infra", "stopped")
+SCORED = ("ok", "stopped")  # the statuses with scores of their own
+USED = ("ok", "diverged", "stopped")  # the statuses the analysis ranks
 PARAM_PREFIX = "param_"
 Mode = Literal["max", "min"]
 
@@ -84,15 +90,21 @@ def write_trials(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 
 @dataclass(frozen=True)
 class StatusCounts:
-    """How many trials of each status the table had; ``used`` = ok + diverged."""
+    """How many trials of each status the table had; ``used`` = ok + diverged + stopped."""
 
     ok: int
     diverged: int
     error: int
     infra: int
+    stopped: int = 0
 
     @property
     def used(self) -> int:
+        return self.ok + self.diverged + self.stopped
+
+    @property
+    def full_budget(self) -> int:
+        """The used trials that were not stopped early."""
         return self.ok + self.diverged
 
     @property
@@ -100,12 +112,13 @@ class StatusCounts:
         return self.error + self.infra
 
     def as_dict(self) -> dict[str, int]:
-        return {"ok": self.ok, "diverged": self.diverged, "error": self.error, "infra": self.infra, "used": self.used}
+        return {"ok": self.ok, "diverged": self.diverged, "error": self.error, "infra": self.infra,
+                "stopped": self.stopped, "used": self.used}
 
 
 @dataclass(frozen=True, eq=False)
 class TrialTable:
-    """The usable (ok + diverged) trials in trial-index order, as read-only arrays.
+    """The usable (ok, diverged, stopped) trials in trial-index order, as read-only arrays.
 
     ``val`` and ``test`` are on the metric's own scale with diverged trials at the worst score;
     ``oriented_val`` is ``val`` times ``sign`` (+1 for ``max``, −1 for ``min``), so larger is better.
@@ -129,10 +142,10 @@ class TrialTable:
             raise UsageError(f"mode must be 'max' or 'min' (the direction of the score), got {mode!r}.")
         frame = load_trials(source)
         counts = StatusCounts(*(int((frame["status"] == s).sum()) for s in STATUSES))
-        used = frame[frame["status"].isin(("ok", "diverged"))].reset_index(drop=True)
-        ok = (used["status"] == "ok").to_numpy()
-        val, test = (_worst_filled(used[c].to_numpy(float), ok, mode) for c in ("val_score", "test_score"))
-        sizes = [_sizes_filled(used[c], ok) if c in used else None for c in SIZE_COLUMNS]
+        used = frame[frame["status"].isin(USED)].reset_index(drop=True)
+        scored = used["status"].isin(SCORED).to_numpy()
+        val, test = (_worst_filled(used[c].to_numpy(float), scored, mode) for c in ("val_score", "test_score"))
+        sizes = [_sizes_filled(used[c], scored) if c in used else None for c in SIZE_COLUMNS]
         seconds = used["train_seconds"].to_numpy(float) if "train_seconds" in used else None
         if seconds is not None and not np.isfinite(seconds).any():
             seconds = None
@@ -158,19 +171,33 @@ class TrialTable:
 
     @property
     def ok(self) -> np.ndarray:
-        """True for the ``ok`` trials, False for the diverged ones."""
+        """True for the ``ok`` trials, False for the diverged and stopped ones."""
         return self.status == "ok"
 
     @property
-    def rank_val(self) -> np.ndarray:
-        """``oriented_val`` to rank trials by: each diverged trial one float step below the worst ``ok`` score.
+    def scored(self) -> np.ndarray:
+        """True for the trials with scores of their own (``ok`` and ``stopped``), False for the diverged ones."""
+        return self.status != "diverged"
 
-        So a diverged trial ranks strictly below the ``ok`` trials it would tie with, still ties with the
-        other diverged trials, and nothing else moves; without diverged trials this is ``oriented_val``.
+    @property
+    def stopped(self) -> np.ndarray:
+        """True for the trials stopped early (not full-budget results)."""
+        return self.status == "stopped"
+
+    @property
+    def rank_val(self) -> np.ndarray:
+        """``oriented_val`` to rank trials by: each stopped trial one float step below its score, each
+        diverged trial one float step below the lowest of the others.
+
+        So a stopped trial loses its ties with ``ok`` trials, a diverged trial ranks strictly below every
+        trial it would tie with, each still ties with its own kind, and nothing else moves; without
+        diverged and stopped trials this is ``oriented_val``.
         """
         rank = self.oriented_val
-        diverged = ~self.ok
-        rank[diverged] = np.nextafter(rank[diverged], -np.inf)
+        stopped, diverged = self.stopped, ~self.scored
+        rank[stopped] = np.nextafter(rank[stopped], -np.inf)
+        if diverged.any():
+            rank[diverged] = np.nextafter(rank[~diverged].min(), -np.inf)
         return rank
 
     @property
@@ -214,8 +241,8 @@ def _validated(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("val_score", "test_score", "train_seconds"):
         if column in frame:
             frame[column] = _numeric_column(frame, column)
-    ok = (frame["status"] == "ok").to_numpy()
-    used = ok | (frame["status"] == "diverged").to_numpy()
+    ok = frame["status"].isin(SCORED).to_numpy()  # ok, or stopped with the scores of its best epoch so far
+    used = frame["status"].isin(USED).to_numpy()
     if not used.any():
         raise DataError(
             f"Column 'status' has no usable trials: all {len(frame)} are 'error' or 'infra', which the analysis "
@@ -230,7 +257,7 @@ def _validated(frame: pd.DataFrame) -> pd.DataFrame:
         bad = ok & ~np.isfinite(frame[column].to_numpy(float))
         if bad.any():
             raise DataError(
-                f"Column {column!r} has no finite value in {bad.sum()} trial(s) with status 'ok' (trial_index "
+                f"Column {column!r} has no finite value in {bad.sum()} trial(s) with status 'ok' or 'stopped' (trial_index "
                 f"{_preview(frame['trial_index'][bad])}). Record such trials as 'diverged' (NaN/inf loss) or 'error'."
             )
     if "train_seconds" in frame and (frame["train_seconds"] < 0).any():

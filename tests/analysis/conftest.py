@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import strategies as st
 
+from analysis.curves import Curve
+from analysis.stopping import Asha, Median
 from analysis.synthetic import synthetic_trials
 
 
@@ -111,3 +115,35 @@ def _quickstart_results(params: dict, rng: np.random.Generator) -> pd.DataFrame:
     for name, values in params.items():
         frame["param_" + name] = values
     return frame
+
+
+@st.composite
+def stopping_sweeps(draw, max_size=10):
+    """Curves with ties (scores on a coarse grid), ended by patience (the trainable's rule), diverged or
+    failed; a rule; a mode; the patience (None: every ok trial runs to max_epochs)."""
+    max_epochs = draw(st.integers(2, 10))
+    rule = draw(st.one_of(
+        st.builds(Asha, st.integers(1, max_epochs - 1), st.integers(2, 4)),
+        st.builds(Median, st.integers(1, max_epochs - 1), st.integers(1, 4)),
+    ))
+    mode, patience = draw(st.sampled_from(["max", "min"])), draw(st.sampled_from([None, 1, 2, 3]))
+    curves = []
+    for k in range(draw(st.integers(1, max_size))):
+        val = np.array(draw(st.lists(st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0]), min_size=max_epochs, max_size=max_epochs)))
+        val = val[: patience_end(val, patience, mode)]
+        outcome = draw(st.sampled_from(["ok"] * 6 + ["diverged", "error"]))
+        if outcome != "ok":
+            val = val[: draw(st.integers(0, len(val) - 1))]  # it fails before the epoch where it would end by itself
+        curves.append(Curve(k, val, np.full(len(val), 1.5), outcome))
+    return curves, rule, max_epochs, mode, patience
+
+
+def patience_end(val, patience, mode):
+    """The epoch where the trainable ends a trial of these scores: no better one for ``patience`` epochs."""
+    sign, best, best_epoch = (1.0 if mode == "max" else -1.0), -math.inf, 0
+    for epoch, v in enumerate(val, start=1):
+        if sign * v > best:
+            best, best_epoch = sign * v, epoch
+        elif patience is not None and epoch - best_epoch >= patience:
+            return epoch
+    return len(val)

@@ -53,36 +53,41 @@ def _number(text):
         return None
 
 
-@pytest.mark.parametrize(("size", "mode"), [(24, "max"), (256, "max"), (24, "min")])
-def test_every_figure_is_readable(tmp_path, size, mode):
+def assert_readable(stem, fig):
+    """No empty panel; every tick labelled, numeric labels distinct, log axes with two or more, none overlapping."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    for ax in fig.axes:
+        if not ax.axison:
+            continue
+        assert ax.has_data(), f"{stem}: the panel {ax.get_title()!r} is empty"
+        for axis in (ax.xaxis, ax.yaxis):
+            where = f"{stem}, panel {ax.get_title()!r}, {axis.axis_name} axis"
+            labels = _tick_labels(axis, renderer)
+            texts = [t.get_text() for t in labels]
+            if not texts and _twin(fig, ax, axis):
+                continue  # the shared axis of a twin shows its labels on the other axes
+            assert texts and all(texts), f"{where}: a tick without a label ({texts})"
+            numbers = [_number(t) for t in texts]
+            if all(n is not None for n in numbers):
+                assert len(set(texts)) == len(texts), f"{where}: repeated tick labels {texts}"
+            if axis.get_scale() == "log":
+                assert len(texts) >= 2, f"{where}: a log axis with {texts}"
+            boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: (b.x0, b.y0))
+            for a, b in zip(boxes, boxes[1:]):
+                assert not a.overlaps(b), f"{where}: tick labels overlap in {texts}"
+
+
+@pytest.mark.parametrize(("size", "mode"), [(24, "max"), (256, "max"), (24, "min")])
+def test_every_figure_is_readable(tmp_path, size, mode):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         figures = _figures(size, tmp_path, mode)
         for stem, fig in figures.items():
-            canvas = FigureCanvasAgg(fig)
-            canvas.draw()
-            renderer = canvas.get_renderer()
-            for ax in fig.axes:
-                if not ax.axison:
-                    continue
-                assert ax.has_data(), f"{stem}: the panel {ax.get_title()!r} is empty"
-                for axis in (ax.xaxis, ax.yaxis):
-                    where = f"{stem}, panel {ax.get_title()!r}, {axis.axis_name} axis"
-                    labels = _tick_labels(axis, renderer)
-                    texts = [t.get_text() for t in labels]
-                    if not texts and _twin(fig, ax, axis):
-                        continue  # the shared axis of a twin shows its labels on the other axes
-                    assert texts and all(texts), f"{where}: a tick without a label ({texts})"
-                    numbers = [_number(t) for t in texts]
-                    if all(n is not None for n in numbers):
-                        assert len(set(texts)) == len(texts), f"{where}: repeated tick labels {texts}"
-                    if axis.get_scale() == "log":
-                        assert len(texts) >= 2, f"{where}: a log axis with {texts}"
-                    boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: (b.x0, b.y0))
-                    for a, b in zip(boxes, boxes[1:]):
-                        assert not a.overlaps(b), f"{where}: tick labels overlap in {texts}"
+            assert_readable(stem, fig)
     assert set(figures) == {"efficiency", "expected_best", "trials_needed", "marginals", "importance", "comparison"}
 
 

@@ -1,0 +1,69 @@
+"""The what-if's figure: the test score reached against the compute spent, for the full random search
+and for each early-termination rule, one box per experiment size s (:mod:`analysis.what_if`).
+
+Each box holds the test scores of the ⌊S/s⌋ experiments of s trials under one search, drawn at the
+median compute of those experiments on a log axis; a line joins each search's medians. Where a rule's
+boxes sit left of the full search's at the same height, it reached the same answer for less compute.
+Experiments whose returned trial's test score is unknown (a stopped trial whose best epoch in full
+lies after its stop) are left out of the boxes and counted in the legend.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from analysis.plots import BOX_EDGE, BOX_FACE, _figure, _labelled
+from analysis.ticks import log_axis
+from analysis.what_if import WhatIf
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+RULE_COLORS = ("C1", "C2", "C3", "C4", "C6")
+
+
+def what_if_figure(what_if: WhatIf, *, metric_name: str) -> Figure:
+    """Boxes of test score against compute per s, for the full search and each rule (module docstring)."""
+    from matplotlib.patches import Patch
+
+    fig = _figure(10.0, 6.2, bottom=1.1, right=0.3)
+    ax = fig.add_subplot()
+    handles = []
+    order = [*range(1, len(what_if.searches)), 0]  # the full search last, on top of rules that stopped nothing
+    for k in order:
+        search = what_if.searches[k]
+        face, edge = (BOX_FACE, BOX_EDGE) if k == 0 else (RULE_COLORS[(k - 1) % len(RULE_COLORS)],) * 2
+        alpha = 0.75 if k == 0 else 0.45
+        xs, medians = [], []
+        for level in search:
+            known = level.test[np.isfinite(level.test)]
+            x = max(float(np.median(level.cost)), 1e-9)
+            if len(known):
+                line = {"color": edge}
+                ax.boxplot([known], positions=[x], widths=[0.22 * x], manage_ticks=False, patch_artist=True, whis=1.5,
+                           boxprops={"facecolor": face, "edgecolor": edge, "alpha": alpha}, medianprops=line,
+                           whiskerprops=line, capprops=line, flierprops={"markersize": 2, "alpha": 0.4, "markeredgecolor": edge})
+                xs.append(x)
+                medians.append(float(np.median(known)))
+            if len(known) and (k == 0 or level.s == search[-1].s):
+                ax.annotate(f"s={level.s}", (x, float(np.median(known))), fontsize=7,
+                            xytext=(4, -10 if k else 6), textcoords="offset points", color=edge)
+        ax.plot(xs, medians, "-", color=edge, lw=1, alpha=0.8)
+        unknown = sum(int((~np.isfinite(level.test)).sum()) for level in search)
+        label = f"{search[0].label}, {len(what_if.sweeps[0].replay.trials)} trials" if k == 0 else (
+            f"{search[0].label}: the whole sweep at {what_if.sweeps[k - 1].compute_share:.0%} of its compute")
+        if unknown:
+            label += f" ({unknown} experiments left out: test score at the stop unknown)"
+        handles.append(Patch(facecolor=face, edgecolor=edge, alpha=alpha, label=label))
+    handles = [handles[-1], *handles[:-1]]
+    log_axis(ax, "x")
+    unit = "seconds of training" if what_if.cost_unit == "seconds" else "epochs trained"
+    title = ("Early termination replayed on the sweep's own curves: test score reached against compute,\n"
+             "⌊S/s⌋ experiments of s trials each (Bergstra & Bengio), the rule applied inside each experiment")
+    _labelled(ax, f"compute per experiment ({unit}, log scale; box at the median)",
+              f"test {metric_name} of the best-by-validation trial", title)
+    ax.title.set_fontsize(10.5)
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.1), frameon=False)
+    return fig
