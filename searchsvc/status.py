@@ -1,7 +1,7 @@
 """The statuses of trials and sweeps: what each means, in one place (MLflow's run statuses for them are the
 tracker's: :mod:`searchsvc.stores.tracking`).
 
-A trial moves ``pending → running → ok | diverged | error``; on the way it may be ``infra`` (its
+A trial moves ``pending → running → ok | stopped | diverged | error``; on the way it may be ``infra`` (its
 worker died or ran out of memory: re-queued with the same config) or ``cancelled`` (stopped by
 Ctrl-C, SIGTERM or ``cancel``). A sweep is ``running`` until it ends ``completed``, ``cancelled`` or
 ``failed``; ``interrupted`` is what the reconciler makes of a running sweep whose driver died.
@@ -23,6 +23,7 @@ class TrialStatus(StrEnum):
     ERROR = "error"  # the training code raised, also on every retry; kept with its traceback
     INFRA = "infra"  # the worker died or ran out of memory: re-queued, or given up after too many restarts
     CANCELLED = "cancelled"  # stopped before it finished; ``resume`` runs it
+    STOPPED = "stopped"  # early termination stopped it at a rung: its scores as of the rung, never retried
 
     @property
     def final(self) -> bool:
@@ -37,13 +38,14 @@ class TrialStatus(StrEnum):
 
     @property
     def usable(self) -> bool:
-        """A result of its config, which the analysis ranks: ok, and diverged (at the worst score)."""
-        return self in (TrialStatus.OK, TrialStatus.DIVERGED)
+        """A result of its config, which the analysis ranks: ok, stopped (by its score at the stop, not a
+        full-budget result), and diverged (at the worst score)."""
+        return self in (TrialStatus.OK, TrialStatus.STOPPED, TrialStatus.DIVERGED)
 
     @property
     def scored(self) -> bool:
         """It holds validation and test scores."""
-        return self is TrialStatus.OK
+        return self in (TrialStatus.OK, TrialStatus.STOPPED)
 
 
 class SweepStatus(StrEnum):
@@ -51,8 +53,8 @@ class SweepStatus(StrEnum):
     COMPLETED = "completed"
     CANCELLED = "cancelled"  # stopped by Ctrl-C, SIGTERM or ``cancel``; ``resume`` finishes it
     FAILED = "failed"  # the driver stopped on an error, or the ledger lost writes; ``resume`` finishes it
-    INTERRUPTED = "interrupted"  # the driver died (found by the reconciler); ``resume`` finishes it
+    INTERRUPTED = "interrupted"  # its driver's lease expired (the driver died or hung); ``resume`` finishes it
 
 
-_FINAL = frozenset({TrialStatus.OK, TrialStatus.DIVERGED, TrialStatus.ERROR})
+_FINAL = frozenset({TrialStatus.OK, TrialStatus.STOPPED, TrialStatus.DIVERGED, TrialStatus.ERROR})
 _HAS_RESULT = _FINAL | {TrialStatus.INFRA}

@@ -228,6 +228,7 @@ RUN_STATUS: dict[TrialStatus | SweepStatus, str] = {
     TrialStatus.PENDING: "SCHEDULED",
     TrialStatus.RUNNING: "RUNNING",
     TrialStatus.OK: "FINISHED",
+    TrialStatus.STOPPED: "FINISHED",
     TrialStatus.DIVERGED: "FINISHED",
     TrialStatus.ERROR: "FAILED",
     TrialStatus.INFRA: "FAILED",

@@ -7,11 +7,11 @@ from searchsvc.stores.tracking import run_status
 
 
 def test_what_each_trial_status_means() -> None:
-    assert {s for s in TrialStatus if s.final} == {"ok", "diverged", "error"}  # resume runs every other one
-    assert {s for s in TrialStatus if s.scored} == {"ok"}
-    assert {s for s in TrialStatus if s.usable} == {"ok", "diverged"}
+    assert {s for s in TrialStatus if s.final} == {"ok", "stopped", "diverged", "error"}  # resume runs every other
+    assert {s for s in TrialStatus if s.scored} == {"ok", "stopped"}
+    assert {s for s in TrialStatus if s.usable} == {"ok", "stopped", "diverged"}
     assert {s: run_status(s) for s in TrialStatus if s.has_result} == {
-        "ok": "FINISHED", "diverged": "FINISHED", "error": "FAILED", "infra": "FAILED"}
+        "ok": "FINISHED", "stopped": "FINISHED", "diverged": "FINISHED", "error": "FAILED", "infra": "FAILED"}
     assert run_status(TrialStatus.CANCELLED) == "KILLED" and not TrialStatus.CANCELLED.has_result
     assert {run_status(s) for s in SweepStatus} <= {"RUNNING", "FINISHED", "FAILED", "KILLED"}
 
