@@ -10,6 +10,26 @@ from searchsvc.run.protocol import Bundle
 from searchsvc.stores.lease import Lease
 from searchsvc.sweep.spec import SweepSpec, parse_spec
 
+#: a sweep that trains in seconds, with {concurrent} and {bundle} to fill in (the ``tiny_spec`` fixture)
+TINY = """\
+name: tiny
+seed: 11
+trials: 6
+dataset: {{name: mnist1d, samples: 400}}
+training: {{max_epochs: 2, patience: 2}}
+max_concurrent: {concurrent}
+bundle: {bundle}
+space:
+  units: {{type: log_int, low: 4, high: 16}}
+  layers: {{type: int, low: 1, high: 2}}
+  dropout_placement: {{type: choice, values: [none, input, between, output]}}
+  dropout: {{type: uniform, low: 0.0, high: 0.5}}
+  optimizer: {{type: choice, values: [sgd, adam]}}
+  lr: {{type: log_uniform, low: 1.0e-3, high: 1.0e-2}}
+  momentum: {{type: uniform, low: 0.5, high: 0.9, when: {{optimizer: sgd}}}}
+  batch_size: 64
+"""
+
 SPEC = """\
 name: s
 seed: 11

@@ -66,3 +66,50 @@ def test_a_forbidden_import_is_found(place, source, tmp_path) -> None:
     (tmp_path / place).parent.mkdir(parents=True)
     (tmp_path / place).write_text(source)
     assert len(breaches(tmp_path)) == 1
+
+
+#: modules whose tests live elsewhere than tests/<package path>/test_<module>.py, and where
+COVERED_BY = {
+    "searchsvc/analyze.py": ["tests/searchsvc/cli/test_analyze_cli.py", "tests/searchsvc/run/test_submit.py"],
+    "searchsvc/errors.py": ["tests/searchsvc/cli/test_input_refusals.py"],
+    "searchsvc/exports.py": ["tests/test_layout.py"],
+    "searchsvc/home.py": ["tests/searchsvc/run/test_submit.py"],
+    "searchsvc/cli/analysis.py": ["tests/searchsvc/cli/test_analyze_cli.py", "tests/searchsvc/run/test_submit.py"],
+    "searchsvc/cli/group.py": ["tests/searchsvc/cli/test_cli.py"],
+    "searchsvc/cli/records.py": ["tests/searchsvc/run/test_submit.py", "tests/searchsvc/run/test_ownership.py"],
+    "searchsvc/cli/running.py": ["tests/searchsvc/cli/test_input_refusals.py", "tests/searchsvc/run/test_ownership.py"],
+    "searchsvc/cli/texts.py": ["tests/searchsvc/run/test_submit.py"],
+    "searchsvc/run/cluster.py": ["tests/searchsvc/run/test_submit.py", "tests/cluster/test_cluster.py"],
+    "searchsvc/run/driver.py": ["tests/searchsvc/run/test_submit.py", "tests/searchsvc/run/test_ownership.py",
+                                "tests/searchsvc/run/test_chaos.py"],
+    "searchsvc/run/jobs.py": ["tests/cluster/test_cluster.py", "tests/searchsvc/run/test_unreachable.py"],
+    "searchsvc/run/progress.py": ["tests/searchsvc/cli/test_cli.py"],
+    "searchsvc/run/protocol.py": ["tests/searchsvc/run/test_worker.py", "tests/searchsvc/run/test_bundles.py"],
+    "searchsvc/run/writers.py": ["tests/searchsvc/run/test_recorder.py"],
+    "searchsvc/stores/mlflow_sql.py": ["tests/searchsvc/stores/test_tracking.py"],
+    "searchsvc/stores/records.py": ["tests/searchsvc/stores/test_ledger.py"],
+    "searchsvc/sweep/costs.py": ["tests/searchsvc/run/test_submit.py"],
+    "searchsvc/sweep/data.py": ["tests/searchsvc/cli/test_user_data.py"],
+    "searchsvc/sweep/space.py": ["tests/searchsvc/sweep/test_spec.py"],
+}
+
+
+def test_every_module_of_searchsvc_has_its_tests() -> None:
+    """A module's tests are tests/<its package path>/test_<its name>.py, or COVERED_BY says where they are."""
+    missing = []
+    for path in sorted((ROOT / "searchsvc").rglob("*.py")):
+        if path.name in ("__init__.py", "__main__.py"):
+            continue
+        module = str(path.relative_to(ROOT))
+        mirror = ROOT / "tests" / path.parent.relative_to(ROOT) / f"test_{path.name}"
+        covering = COVERED_BY.get(module, [str(mirror.relative_to(ROOT))])
+        missing += [f"{module}: {place}" for place in covering if not (ROOT / place).exists()]
+    assert missing == []
+
+
+def test_each_packages_public_names_resolve() -> None:
+    import importlib
+
+    for package in ("searchsvc.sweep", "searchsvc.stores", "searchsvc.run", "analysis"):
+        module = importlib.import_module(package)
+        assert all(getattr(module, name) is not None for name in module.__all__), package

@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from searchsvc.sweep.spec import SweepSpec
-from searchsvc.sweep.space import largest_value
+from searchsvc.sweep.space import extreme_values
 
 
 def load_data(spec: SweepSpec) -> Any:
-    """The spec's data set, checked against its objective and against the longest window a trial of the space
-    can ask for (a window's room grows with its length): invalid data raises ``experiments.errors.DataError``."""
+    """The spec's data set, checked against its objective and against what any trial of the space can ask of it:
+    each hyperparameter's extreme values (every choice; a range's ends, such as the longest window), one at a
+    time, since each check concerns one of them. Invalid data raises ``experiments.errors.DataError``."""
     from experiments.checks import check_config, check_objective
     from experiments.datasets import load_dataset
     from experiments.hyperparams import LSTMConfig
@@ -19,8 +20,8 @@ def load_data(spec: SweepSpec) -> Any:
 
     data = load_dataset(spec.dataset, datasets_dir())
     check_objective(data, spec.metric)
-    if "window" in spec.space:
-        check_config(data, LSTMConfig.from_params({"window": largest_value(spec.space["window"])}))
-    else:
-        check_config(data, LSTMConfig())
+    check_config(data, LSTMConfig())
+    for name, param in spec.space.items():
+        for value in extreme_values(param):
+            check_config(data, LSTMConfig.from_params({name: value}))
     return data

@@ -203,10 +203,11 @@ def _check_when(name: str, param: Param, space: dict[str, Param]) -> None:
 
 
 
-def largest_value(param: Param) -> object:
-    """The largest value a parameter takes: its upper bound, its largest choice, or its fixed value."""
+def extreme_values(param: Param) -> list[object]:
+    """The values of a parameter that bound what its trials ask of a data set: every choice, the fixed value,
+    or a range's two ends."""
     if isinstance(param, Choice):
-        return max(param.values)
+        return list(param.values)
     if isinstance(param, Fixed):
-        return param.value
-    return param.high
+        return [param.value]
+    return [param.low, param.high]

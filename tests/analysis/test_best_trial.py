@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from analysis import TrialTable, best_choice, best_probabilities_mc, binomial_variance
-from tests.analysis.conftest import table
+from tests.analysis.tables import table
 
 
 def test_most_probable_trial_and_its_probability():

@@ -7,7 +7,7 @@ import pytest
 
 from analysis import TrialTable, top_probability, trials_for, trials_needed
 from analysis.budget import time_unit
-from tests.analysis.conftest import table
+from tests.analysis.tables import table
 
 
 def test_top_probability_and_trials_for_95_percent():

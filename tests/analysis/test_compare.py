@@ -11,7 +11,7 @@ import pytest
 from analysis import TrialTable, analyze, compare_strategies, efficiency_curve, noise_aware
 from analysis.compare import ROW_COLUMNS, reached_at
 from analysis.errors import DataError, UsageError
-from tests.analysis.conftest import table
+from tests.analysis.tables import table
 
 # random trials in index order, validation = test: experiments of s = 1, 2, 4, 8 have the medians
 # 0.45 (all eight), 0.65 (pair maxima 0.8 0.7 0.6 0.5), 0.7 (0.8 0.6) and 0.8

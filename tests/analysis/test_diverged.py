@@ -8,7 +8,7 @@ from hypothesis import given, settings
 
 from analysis import TrialTable, best_choice, best_probabilities, binomial_variance, efficiency_curve, expected_best, noise_aware
 from analysis.efficiency import best_by_validation, noise_rows
-from tests.analysis.conftest import table, tables
+from tests.analysis.tables import table, tables
 
 NAN = np.nan
 

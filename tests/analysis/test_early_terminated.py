@@ -10,7 +10,7 @@ import pytest
 from analysis import TrialTable, analyze, best_choice, synthetic_trials
 from analysis.efficiency import noise_rows
 from analysis.errors import UsageError
-from tests.analysis.conftest import table
+from tests.analysis.tables import table
 
 NAN = np.nan
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 
 from analysis import TrialTable, efficiency_curve
-from tests.analysis.conftest import table, tables
+from tests.analysis.tables import table, tables
 
 
 def test_levels_are_powers_of_two_with_disjoint_consecutive_experiments():

@@ -10,7 +10,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from analysis import TrialTable, fanova_importance, infer_distribution, param_space
 from analysis.importance import ALL_TRIALS, WHERE_ACTIVE
 from analysis.errors import DataError
-from tests.analysis.conftest import table
+from tests.analysis.tables import table
 
 FAST = {"n_trees": 8, "max_depth": 4}
 

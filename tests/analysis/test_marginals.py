@@ -8,7 +8,7 @@ from scipy import stats
 
 from analysis import TrialTable, marginal_effects
 from analysis.marginals import mean_ci
-from tests.analysis.conftest import table
+from tests.analysis.tables import table
 
 
 def test_mean_ci_is_the_t_interval():

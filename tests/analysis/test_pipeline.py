@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 import analysis
 from analysis import analyze, synthetic_trials
 from analysis.errors import DataError, UsageError
-from tests.analysis.conftest import tables
+from tests.analysis.tables import tables
 
 FIGURES = ("efficiency", "expected_best", "trials_needed", "marginals", "importance")
 TABLES = (

@@ -9,7 +9,8 @@ import pytest
 
 from analysis import TrialTable, analyze, fanova_importance, plots
 from analysis.ticks import log_ticks
-from tests.analysis.conftest import quickstart_grid, quickstart_space, quickstart_trials
+from tests.analysis.figures import assert_readable
+from tests.analysis.tables import quickstart_grid, quickstart_space, quickstart_trials
 
 FAST = {"n_trees": 8, "max_depth": 4}
 
@@ -33,52 +34,6 @@ def _figures(size, tmp_path, mode):
         "importance": plots.importance_figure(importance, metric_name=name),
         "comparison": plots.comparison_figure(report.comparison, metric_name=name),
     }
-
-
-def _tick_labels(axis, renderer):
-    low, high = sorted(axis.get_view_interval())
-    ticks = [t for t in axis.get_major_ticks() if low - 1e-12 * abs(low) <= t.get_loc() <= high + 1e-12 * abs(high)]
-    return [t.label1 for t in ticks if t.label1.get_visible()] + [t.label2 for t in ticks if t.label2.get_visible()]
-
-
-def _twin(fig, ax, axis):
-    shared = ax.get_shared_x_axes() if axis is ax.xaxis else ax.get_shared_y_axes()
-    return any(shared.joined(ax, other) for other in fig.axes if other is not ax)
-
-
-def _number(text):
-    try:
-        return float(text.replace("−", "-"))
-    except ValueError:
-        return None
-
-
-def assert_readable(stem, fig):
-    """No empty panel; every tick labelled, numeric labels distinct, log axes with two or more, none overlapping."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    renderer = canvas.get_renderer()
-    for ax in fig.axes:
-        if not ax.axison:
-            continue
-        assert ax.has_data(), f"{stem}: the panel {ax.get_title()!r} is empty"
-        for axis in (ax.xaxis, ax.yaxis):
-            where = f"{stem}, panel {ax.get_title()!r}, {axis.axis_name} axis"
-            labels = _tick_labels(axis, renderer)
-            texts = [t.get_text() for t in labels]
-            if not texts and _twin(fig, ax, axis):
-                continue  # the shared axis of a twin shows its labels on the other axes
-            assert texts and all(texts), f"{where}: a tick without a label ({texts})"
-            numbers = [_number(t) for t in texts]
-            if all(n is not None for n in numbers):
-                assert len(set(texts)) == len(texts), f"{where}: repeated tick labels {texts}"
-            if axis.get_scale() == "log":
-                assert len(texts) >= 2, f"{where}: a log axis with {texts}"
-            boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: (b.x0, b.y0))
-            for a, b in zip(boxes, boxes[1:]):
-                assert not a.overlaps(b), f"{where}: tick labels overlap in {texts}"
 
 
 @pytest.mark.parametrize(("size", "mode"), [(24, "max"), (256, "max"), (24, "min")])

@@ -12,7 +12,7 @@ from analysis.errors import UsageError
 from analysis.replay import replay_rule
 from analysis.simulate import simulate_sweep
 from analysis.stopping import Asha
-from tests.analysis.conftest import stopping_sweeps
+from tests.analysis.tables import stopping_sweeps
 
 
 @settings(max_examples=50, deadline=None)

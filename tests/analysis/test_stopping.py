@@ -14,7 +14,7 @@ from analysis.errors import AnalysisError, RuleError, UsageError
 from analysis.replay import replay_rule
 from analysis.rung_board import RungBoard
 from analysis.stopping import Asha, Decision, Median, as_mapping, parse_rule, spec_text
-from tests.analysis.conftest import stopping_sweeps as sweeps
+from tests.analysis.tables import stopping_sweeps as sweeps
 
 
 # --- parsing ----------------------------------------------------------------------------------

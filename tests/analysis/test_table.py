@@ -8,7 +8,7 @@ import pytest
 
 from analysis import TrialTable, load_trials, write_trials
 from analysis.errors import DataError, UsageError
-from tests.analysis.conftest import table
+from tests.analysis.tables import table
 
 
 def test_roundtrip_csv_and_parquet(tmp_path, synthetic):

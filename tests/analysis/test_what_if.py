@@ -102,7 +102,7 @@ def test_the_figure_is_readable(size, sweep, result):
     import warnings
 
     from analysis.what_if_figure import what_if_figure
-    from tests.analysis.test_plots import assert_readable
+    from tests.analysis.figures import assert_readable
 
     if size != 96:
         trials, curves = synthetic_curves(synthetic_trials(size, seed=6, failures=False), max_epochs=6, patience=2, seed=6)

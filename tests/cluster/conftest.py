@@ -3,7 +3,6 @@ services, started natively (tests/cluster/native.py), once for the module's test
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -77,7 +76,3 @@ def searchsvc(cluster, tmp_path):
         return result
 
     return run
-
-
-def submitted(result: subprocess.CompletedProcess) -> dict:
-    return json.loads(result.stdout)

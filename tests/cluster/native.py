@@ -272,3 +272,9 @@ def _kill_processes_naming(text: str) -> None:
             if text in path.read_bytes().decode(errors="replace") and int(path.parent.name) != os.getpid():
                 os.kill(int(path.parent.name), signal.SIGKILL)
 
+
+def submitted(result: subprocess.CompletedProcess) -> dict:
+    """What ``searchsvc submit --cluster … --json`` printed."""
+    import json
+
+    return json.loads(result.stdout)

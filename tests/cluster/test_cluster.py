@@ -13,7 +13,7 @@ import pytest
 
 from searchsvc.stores.ledger import get_ledger
 from searchsvc.status import TrialStatus
-from tests.cluster.conftest import submitted
+from tests.cluster.native import submitted
 from tests.cluster.native import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.usefixtures("cluster_logs_on_failure")]

@@ -10,25 +10,12 @@ from experiments.datasets import load_dataset
 from experiments.errors import DataError
 from experiments.hyperparams import LSTMConfig
 from experiments.settings import NpzFile, Series
+from tests.experiments.bad_data import N
+from tests.experiments.bad_data import arrays as _arrays
+from tests.experiments.bad_data import bad_npz as _bad_npz
+from tests.experiments.bad_data import npz as _npz
+from tests.experiments.bad_data import table as _table
 
-N = 40
-
-
-def _arrays(seed=0):
-    rng = np.random.default_rng(seed)
-    y = (rng.random((N, 3)) < 0.4).astype(np.int64)
-    y[:, 0] = np.arange(N) % 2  # each label varies in any split's training part
-    y[:, 1] = np.arange(N) % 3 == 0
-    y[:, 2] = np.arange(N) % 4 == 1
-    x = rng.normal(size=(N, 6, 2))
-    static = np.stack([np.arange(N) * 10.0, rng.normal(size=N) * 3 + 5], axis=1)
-    return {"X": x, "y": y, "static": static}
-
-
-def _npz(tmp_path, name="ml.npz", **arrays):
-    path = tmp_path / name
-    np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
-    return path
 
 
 def test_a_multilabel_npz_with_static_inputs(tmp_path):
@@ -60,26 +47,6 @@ def test_static_inputs_beside_single_labels_and_no_static(tmp_path):
     assert data_shape(NpzFile(path=tmp_path / "one.npz")) == DataShape(6, 2, 3, 2)
 
 
-def _bad_npz(tmp_path, case):
-    a = _arrays()
-    nan_static = a["static"].copy()
-    nan_static[7, 1] = np.nan
-    constant = a["y"].copy()
-    constant[:, 2] = 0
-    changed = {
-        "labels_not_01": {"y": np.where(a["y"] == 1, 2, 0)},
-        "labels_fraction": {"y": a["y"] * 0.5},
-        "static_count": {"static": a["static"][:-3]},
-        "static_nan": {"static": nan_static},
-        "static_1d": {"static": a["static"][:, 0]},
-        "static_text": {"static": a["static"].astype(str)},
-        "static_constant": {"static": np.ones((N, 2))},
-        "constant_label": {"y": constant},
-        "one_column": {"y": a["y"][:, :1]},
-    }[case]
-    return _npz(tmp_path, f"{case}.npz", **{**a, **changed})
-
-
 @pytest.mark.parametrize("case, field, says", [
     ("labels_not_01", "dataset y", "column 1 holds 2 at sample 0; a multi-label target holds 0 or 1"),
     ("labels_fraction", "dataset y", "holds 0.5"),
@@ -98,22 +65,6 @@ def test_bad_multilabel_or_static_npz_names_the_array_and_the_file(tmp_path, cas
     message = str(err.value)
     assert message.startswith(field + ":") and says in message and str(path) in message, message
     assert "\n" not in message
-
-
-def _table(tmp_path, **change):
-    """Three shops of 60 days: two 0/1 label columns, a feature, a static size per shop."""
-    rows = []
-    for shop, size in (("a", 1.0), ("b", 4.0), ("c", 9.0)):
-        for day in range(60):
-            rows.append({"shop": shop, "day": day, "sales": np.sin(day / 3) * size, "size": size,
-                         "promo": int(day % 4 == 0), "holiday": int(day % 7 == 3)})
-    frame = pd.DataFrame(rows)
-    for column, (row, value) in change.items():
-        frame.loc[row, column] = value
-    path = tmp_path / "shops.csv"
-    frame.to_csv(path, index=False)
-    return Series(path=path, target=("promo", "holiday"), features=("sales",), static=("size",), id="shop",
-                  time="day", task="classification", window=5, horizon=0)
 
 
 def test_a_series_of_several_label_columns_with_a_static_column(tmp_path):

@@ -91,7 +91,7 @@ def test_the_static_input_is_read_and_static_input_false_leaves_it_out(multilabe
 
 
 def test_a_multilabel_series_with_static_columns_trains_stateless_and_stateful(tmp_path):
-    from tests.experiments.test_multilabel_data import _table
+    from tests.experiments.bad_data import table as _table
 
     settings = _table(tmp_path)
     data = load_dataset(settings)

@@ -10,6 +10,7 @@ from experiments.errors import DataError
 from experiments.hyperparams import LSTMConfig
 from experiments.series import SeriesData, StreamDataset, cut_windows, stream_order
 from experiments.settings import Series
+from tests.experiments.bad_data import bad_series as _bad
 
 
 def _csv(tmp_path, frame, name="table.csv"):
@@ -134,66 +135,6 @@ def test_an_edited_file_is_read_again(tmp_path):
     _csv(tmp_path, pd.DataFrame({"v": np.arange(60.0)}))
     assert load_dataset(Series(path=path, target="v", window=2)).train.rows() == [42]
     clear_dataset_cache()
-
-
-GOOD = pd.DataFrame({"id": ["a"] * 30 + ["b"] * 30, "t": list(range(30)) * 2, "x": np.sin(np.arange(60.0)),
-                     "y": np.cos(np.arange(60.0)), "label": np.arange(60) % 2})
-
-
-def _bad(tmp_path, case):
-    """The file and settings of one bad case."""
-    settings = dict(target="y", features=("x",), id="id", time="t", window=3)
-    frame = GOOD.copy()
-    name = "bad.csv"
-    if case == "missing_file":
-        return tmp_path / "nowhere.csv", settings
-    if case == "unknown_suffix":
-        name = "bad.txt"
-    elif case == "not_utf8":
-        path = tmp_path / name
-        path.write_bytes(b"x,y\n\xff\xfe,1\n")
-        return path, settings
-    elif case == "empty_file":
-        (tmp_path / name).write_text("")
-        return tmp_path / name, settings
-    elif case == "no_rows":
-        frame = frame.iloc[:0]
-    elif case == "missing_feature":
-        settings["features"] = ("x", "z")
-    elif case == "missing_target":
-        settings["target"] = "Y"
-    elif case == "text_feature":
-        frame["x"] = frame["x"].astype(str)
-        frame.loc[7, "x"] = "n/a!"
-    elif case == "text_target":
-        frame["y"] = "high"
-    elif case == "missing_value":
-        frame.loc[12, "y"] = np.nan
-    elif case == "too_few_rows":
-        frame = frame[(frame["id"] == "a") | (frame["t"] < 12)]
-    elif case == "horizon_past_the_end":
-        settings["horizon"] = 5
-    elif case == "constant_feature":
-        frame["x"] = 3.0
-    elif case == "constant_target":
-        frame["y"] = -1.0
-    elif case == "one_class":
-        frame["label"] = np.where(frame["t"] < 24, 0, 1)  # training parts: t < 22
-        settings.update(target="label", task="classification")
-    elif case == "fractional_labels":
-        frame["label"] = frame["label"] + 0.5
-        settings.update(target="label", task="classification")
-    elif case == "negative_labels":
-        frame["label"] = frame["label"] - 1
-        settings.update(target="label", task="classification")
-    elif case == "repeated_time":
-        frame.loc[3, "t"] = 2
-    elif case == "missing_id":
-        frame["id"] = frame["id"].astype(object)
-        frame.loc[5, "id"] = None
-    path = tmp_path / name
-    frame.to_csv(path, index=False)
-    return path, settings
 
 
 @pytest.mark.parametrize(

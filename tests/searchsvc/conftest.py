@@ -1,4 +1,4 @@
-"""Helpers for driving the CLI in-process, and a tiny sweep spec that trains in seconds."""
+"""Fixtures for driving the CLI in-process, and a tiny sweep spec that trains in seconds."""
 
 from __future__ import annotations
 
@@ -9,25 +9,7 @@ from pathlib import Path
 import pytest
 
 from searchsvc.cli import main
-
-TINY = """\
-name: tiny
-seed: 11
-trials: 6
-dataset: {{name: mnist1d, samples: 400}}
-training: {{max_epochs: 2, patience: 2}}
-max_concurrent: {concurrent}
-bundle: {bundle}
-space:
-  units: {{type: log_int, low: 4, high: 16}}
-  layers: {{type: int, low: 1, high: 2}}
-  dropout_placement: {{type: choice, values: [none, input, between, output]}}
-  dropout: {{type: uniform, low: 0.0, high: 0.5}}
-  optimizer: {{type: choice, values: [sgd, adam]}}
-  lr: {{type: log_uniform, low: 1.0e-3, high: 1.0e-2}}
-  momentum: {{type: uniform, low: 0.5, high: 0.9, when: {{optimizer: sgd}}}}
-  batch_size: 64
-"""
+from tests.builders import TINY
 
 
 @pytest.fixture

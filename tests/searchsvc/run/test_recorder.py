@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import threading
 import time
+
 import pytest
 
 from experiments.results import EpochMetrics
 from searchsvc.run.protocol import EpochReport, FinalReport, to_tune
 from searchsvc.run.recorder import TrialRecorder
 from searchsvc.run.worker import Reporter, WorkerSettings, run_trial
+from searchsvc.status import TrialStatus
 from searchsvc.stores.ledger import get_ledger
 from searchsvc.stores.records import Node
 from searchsvc.stores.tracking import get_tracker
@@ -221,3 +223,37 @@ def test_ledger_writes_that_fail_are_tried_again_and_what_never_lands_is_reporte
     recording = recorder.close()
     assert recording.ledger_lost == (0,) and "permission denied" in recording.ledger_error
     assert [t.status for t in ledger.trials("s")] == ["ok", "ok"]  # trial 0's rerun never landed
+
+
+@pytest.mark.parametrize("scheduler_first", [True, False])
+def test_recorder_records_error_infra_and_cancelled(tmp_path, scheduler_first) -> None:
+    """Tune tells the scheduler and the callbacks of a failed bundle in either order: the trial the
+    scheduler gives up on ends infra all the same."""
+    ledger = get_ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    lease = owned_sweep(ledger, "s", trials=4)
+    recorder = TrialRecorder(ledger, None, None, lease, sweep_spec(4), {}, on_lease_lost=lambda lost: None)
+    first = tune_trial("b0", [0, 1, 2])
+
+    recorder.on_trial_start(0, [], first)
+    recorder.on_trial_result(0, [], first, to_tune(FinalReport(0, 3, (), None, "Traceback: boom", NODE, 1)))
+    recorder.on_trial_error(0, [], first)  # the worker died in trial 1: re-queued
+    retry = tune_trial("b1", [1, 2])
+    recorder.on_trial_start(0, [], retry)
+    if scheduler_first:  # ...until the scheduler gave up on it
+        recorder.give_up(1)
+        recorder.on_trial_error(0, [], retry)
+    else:
+        recorder.on_trial_error(0, [], retry)
+        recorder.give_up(1)
+
+    late = tune_trial("b2", [2])
+    recorder.on_trial_start(0, [], late)
+    assert recorder.cancel_unfinished() == 1  # trial 2 was running; trial 3 never started: pending, without a row
+    recording = recorder.close()
+    assert recording.ledger_lost == () and recording.mlflow_missing == ()
+
+    got = {t.trial_index: t for t in ledger.trials("s")}
+    assert (got[0].status, got[0].attempts, got[0].message, got[0].node) == ("error", 3, "Traceback: boom", NODE)
+    assert (got[1].status, got[1].attempts) == ("infra", 2)
+    assert got[2].status == "cancelled" and "resume" in got[2].message and got[2].attempts == 1
+    assert 3 not in got and ledger.status_counts(ledger.sweep("s"))[TrialStatus.PENDING] == 1

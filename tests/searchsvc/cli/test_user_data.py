@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.experiments.test_multilabel_data import _arrays, _bad_npz
-from tests.experiments.test_series import _bad
+from tests.experiments.bad_data import arrays as _arrays
+from tests.experiments.bad_data import bad_npz as _bad_npz
+from tests.experiments.bad_data import bad_series as _bad
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ["missing_file", "missing_feature", "text_feature", "too_few_rows", "horizon_past_the_end",

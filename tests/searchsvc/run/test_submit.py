@@ -166,7 +166,7 @@ def test_auto_concurrency_counts_what_fits_on_the_gpus_too(gpus, concurrent) -> 
     are sized for that many."""
     from searchsvc.run.cluster import Capacity, Cluster
     from searchsvc.sweep.spec import parse_spec
-    from tests.searchsvc.conftest import TINY
+    from tests.builders import TINY
 
     text = TINY.format(concurrent="auto", bundle="auto") + f"resources: {{cpus: 1, gpus: {gpus}}}\n"
     cluster = Cluster(parse_spec(text), address="head:6380")
