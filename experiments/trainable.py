@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -42,7 +42,7 @@ from experiments.metrics import Evaluation, binary_rates
 from experiments.model import LSTMModel, estimate_training_memory
 from experiments.multilabel import LabelCounts, label_rates
 from experiments.resampling import Resampler
-from experiments.results import EpochMetrics, TrialResult
+from experiments.results import EpochMetrics, RungScore, TrialResult
 from experiments.series import SeriesData, StreamDataset
 from experiments.settings import METRICS, SCORED_METRICS, TrainingSettings
 from experiments.stateful import stream_batches
@@ -90,8 +90,16 @@ def train_trial(
     threads: int | None = None,
     device: str | None = None,
     on_epoch: Callable[[EpochMetrics], None] | None = None,
+    rungs: Collection[int] = (),
+    on_rung: Callable[[RungScore], None] | None = None,
+    stop: Callable[[int], int | None] | None = None,
 ) -> TrialResult:
     """Train one trial and return its result; ``on_epoch`` gets each finished epoch's metrics.
+
+    Early termination: at each epoch of ``rungs`` the trial scores the test set with its best weights so far
+    and hands ``on_rung`` that :class:`~experiments.results.RungScore`; after each epoch ``stop(epoch)`` may
+    name a rung reached (the current epoch or an earlier one) where the trial is stopped: it ends at once,
+    with status ``stopped`` and the scores it had at that rung (training is unchanged by any of this).
 
     ``metric`` is a key of :data:`~experiments.settings.METRICS` and must suit ``data.task``.
     ``seed`` fixes initialisation, dropout and batch order: on CPU the same seed and threads give the
@@ -139,7 +147,8 @@ def train_trial(
         torch.set_num_threads(threads)
     torch.set_flush_denormal(training.flush_denormal)  # this thread's
     try:
-        return _Trial(config, data, training, metric, seed, resolve_device(device)).run(on_epoch, started, started_cpu)
+        trial = _Trial(config, data, training, metric, seed, resolve_device(device))
+        return trial.run(on_epoch, started, started_cpu, frozenset(rungs), on_rung, stop)
     finally:
         if threads is not None:
             torch.set_num_threads(previous_threads)
@@ -183,8 +192,11 @@ class _Trial:
         self.autocast = torch.autocast("cuda", dtype=torch.float16) if amp else contextlib.nullcontext()
         self.scaler = torch.amp.GradScaler("cuda", enabled=amp)
 
-    def run(self, on_epoch, started: float, started_cpu: float) -> TrialResult:
+    def run(self, on_epoch, started: float, started_cpu: float, rungs: frozenset[int] = frozenset(),
+            on_rung=None, stop=None) -> TrialResult:
         best_epoch, best_score, best_state = 0, math.nan, None
+        at_rung: dict[int, RungScore] = {}
+        stopped: RungScore | None = None
         train_seconds = 0.0
         message = None
         n = len(self.tensors.y_train) if self.resampler is None else self.resampler.size  # training rows an epoch
@@ -207,18 +219,26 @@ class _Trial:
             if on_epoch is not None:
                 train_loss = float(losses @ self._batch_sizes(n) / n)
                 on_epoch(self._epoch_metrics(epoch, train_loss, val, val_score, time.perf_counter() - epoch_start))
-            if best_state is None or (val_score > best_score if self.maximize else val_score < best_score):
+            improved = best_state is None or (val_score > best_score if self.maximize else val_score < best_score)
+            if improved:
                 best_epoch, best_score = epoch, val_score
                 best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            elif self.training.patience is not None and epoch - best_epoch >= self.training.patience:
+            if epoch in rungs:
+                at_rung[epoch] = RungScore(epoch, best_epoch, best_score, self._test_score(best_state))
+                if on_rung is not None:
+                    on_rung(at_rung[epoch])
+            if stop is not None and (rung := stop(epoch)) is not None:
+                stopped = at_rung[rung]
+                break
+            if not improved and self.training.patience is not None and epoch - best_epoch >= self.training.patience:
                 break
 
         test_score = None
-        if message is None:
+        if message is None and stopped is None:
             self.model.load_state_dict(best_state)
             test_score = self._evaluate("test").score(self.metric)
         data, config = self.data, self.config
-        return TrialResult(
+        result = TrialResult(
             status="ok" if message is None else "diverged",
             val_score=None if message else best_score,
             test_score=test_score,
@@ -236,6 +256,15 @@ class _Trial:
             device=device_name(self.device),
             message=message,
         )
+        return result if stopped is None else result.stopped_at(stopped)
+
+    def _test_score(self, state: dict[str, torch.Tensor]) -> float:
+        """The test score of the weights ``state``; the model is left as it was (training goes on unchanged)."""
+        current = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.model.load_state_dict(state)
+        score = self._evaluate("test").score(self.metric)
+        self.model.load_state_dict(current)
+        return score
 
     def _epoch_metrics(self, epoch: int, train_loss: float, val: Evaluation, val_score: float,
                        seconds: float) -> EpochMetrics:

@@ -11,7 +11,7 @@ from typing import Any
 
 from searchsvc.errors import UsageError
 from searchsvc.status import SweepStatus
-from searchsvc.stores.export import optuna_distributions, trials_frame
+from searchsvc.stores.export import curves_frame, optuna_distributions, trials_frame
 from searchsvc.stores.ledger import Ledger, get_ledger
 
 #: the metric the binomial noise model of eq. 5-6 describes: a proportion of correct answers
@@ -48,12 +48,39 @@ def analyze_sweep(sweep_id: str, out_dir: str | os.PathLike[str], *, ledger: Non
     report = analyze(_frame(db, sweep.sweep_id, spec.metric), out_dir, mode=sweep.mode,
                      distributions=optuna_distributions(spec.space), references=references,
                      metric_name=metric_name or spec.metric, importance=importance, figures=figures,
-                     compare=_compared(compare, db, sweep.mode, spec), noise_note=note)
+                     compare=_compared(compare, db, sweep.mode, spec), noise_note=note,
+                     early_terminated=True if spec.early_terminate is not None else None)
     if sweep.tracking_uri and sweep.mlflow_run_id:
         from searchsvc.stores.tracking import get_tracker
 
         get_tracker(tracker or sweep.tracking_uri).log_artifacts(sweep.mlflow_run_id, out_dir, "analysis")
     return report
+
+
+def what_if_sweep(sweep_id: str, rules: Sequence[str], out_dir: str | os.PathLike[str], *,
+                  ledger: None | str | Ledger = None, metric_name: str | None = None) -> Any:
+    """Early-termination rules replayed on a full sweep's recorded epochs (``analysis.what_if``), into ``out_dir``."""
+    from analysis import analyze_what_if, write_what_if
+
+    db = get_ledger(ledger, create=False)
+    sweep = db.sweep(sweep_id)
+    if sweep.spec.early_terminate is not None:
+        raise UsageError(f"--what-if: sweep {sweep.sweep_id} ran with early_terminate, so its trials' curves end where "
+                         "the rule stopped them; replay a rule on a sweep that ran every trial to its end")
+    result = analyze_what_if(_frame(db, sweep.sweep_id, sweep.metric), rules, mode=sweep.mode,
+                             curves=curves_frame(db, sweep.sweep_id), max_epochs=sweep.spec.training.max_epochs)
+    write_what_if(result, out_dir, metric_name=metric_name or sweep.metric)
+    return result
+
+
+def what_if_table(path: str | os.PathLike[str], rules: Sequence[str], out_dir: str | os.PathLike[str], *,
+                  mode: str, metric_name: str) -> Any:
+    """The same for a trials table, whose curves lie beside it (``T.curves.csv``, as ``searchsvc export`` writes)."""
+    from analysis import analyze_what_if, write_what_if
+
+    result = analyze_what_if(path, rules, mode=mode)
+    write_what_if(result, out_dir, metric_name=metric_name)
+    return result
 
 
 def summarize_on_dashboard(sweep_id: str, ledger: Ledger, tracker: Any) -> None:

@@ -25,12 +25,16 @@ from searchsvc.errors import UsageError
               help="Another search of the same space on the efficiency figure: KIND grid (its best, with its eq. 5-6 "
                    "band), sobol (its curve by blocks of 2^k points) or random; SOURCE a trials table or a sweep. "
                    "Repeatable.")
+@click.option("--what-if", "what_if", multiple=True, metavar="RULE",
+              help="Replay an early-termination rule on the sweep's recorded epochs, e.g. asha:min_epochs=2,eta=3 or "
+                   "median:min_epochs=3: what it would have stopped, the compute it would have saved, the answer it "
+                   "would have given. Repeatable.")
 @click.option("--no-importance", is_flag=True, help="Skip fANOVA (the slow part).")
 @ledger_option
 @json_option
 def analyze(sweep_id: str | None, table: str | None, out_dir: str, mode: str | None, metric_name: str | None,
-            references: tuple[str, ...], compared: tuple[str, ...], no_importance: bool, ledger: str | None,
-            as_json: bool) -> None:
+            references: tuple[str, ...], compared: tuple[str, ...], what_if: tuple[str, ...], no_importance: bool,
+            ledger: str | None, as_json: bool) -> None:
     """Random-search efficiency (Bergstra & Bengio 2012), expected best of n trials, how many trials are
     needed, and which hyperparameters matter; with --compare, random search against grid and Sobol searches
     of the same space. Figures and tables go to --out and, for a sweep, onto its MLflow run.
@@ -40,22 +44,42 @@ def analyze(sweep_id: str | None, table: str | None, out_dir: str, mode: str | N
       searchsvc analyze quickstart-20261122-101500-1a2b --out report/
       searchsvc analyze --table trials.csv --mode max --out report/
       searchsvc analyze --table random.csv --mode max --compare grid=grid.csv --compare sobol=sobol.csv
+      searchsvc analyze quickstart-20261122-101500-1a2b --what-if asha:min_epochs=2,eta=3 --what-if median:min_epochs=3
     """
-    from searchsvc.analyze import analyze_sweep, analyze_table
+    from searchsvc.analyze import analyze_sweep, analyze_table, what_if_sweep, what_if_table
 
     if (sweep_id is None) == (table is None):
         raise UsageError("analyze: give either a SWEEP id or --table PATH (one of them)")
     lines = _parse_references(references)
     compare = _parse_compared(compared)
+    if table is not None and mode is None:
+        raise UsageError("--mode: required with --table; say whether higher (max) or lower (min) scores are better")
+    replayed = None
+    if what_if:  # first: a what-if that cannot be is refused before the analysis runs, a bad rule before all
+        from analysis.stopping import parse_rule
+
+        for rule in what_if:
+            parse_rule(rule, where="--what-if")
+        replayed = (what_if_table(table, what_if, out_dir, mode=mode, metric_name=metric_name or "score")
+                    if table is not None else what_if_sweep(sweep_id, what_if, out_dir, ledger=ledger,
+                                                            metric_name=metric_name))
     if table is not None:
-        if mode is None:
-            raise UsageError("--mode: required with --table; say whether higher (max) or lower (min) scores are better")
         report = analyze_table(table, out_dir, mode=mode, metric_name=metric_name or "score", references=lines,
                                importance=not no_importance, compare=compare, ledger=ledger)
     else:
         report = analyze_sweep(sweep_id, out_dir, ledger=ledger, references=lines, importance=not no_importance,
                                metric_name=metric_name, compare=compare)
-    click.echo(report.to_json() if as_json else report.summary_text())  # the summary names the files
+    if as_json:
+        import json
+
+        data = json.loads(report.to_json())
+        if replayed is not None:
+            data["what_if"] = replayed.to_dict()
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        click.echo(report.summary_text())  # the summary names the files
+        if replayed is not None:
+            click.echo("\n".join(["", *replayed.summary_lines(metric_name or "score")]))
     if as_json:
         click.echo(f"wrote {len(report.files)} files to {out_dir}", err=True)
 
@@ -66,15 +90,16 @@ def analyze(sweep_id: str | None, table: str | None, out_dir: str, mode: str | N
               help="Where to write the trials table (.csv or .parquet).")
 @ledger_option
 def export(sweep_id: str, path: str, ledger: str | None) -> None:
-    """Write a sweep's trials in the analysis' table format (one row per trial, param_<name> columns), and its
-    search space beside it (T.space.json), which `analyze --table T.csv` reads.
+    """Write a sweep's trials in the analysis' table format (one row per trial, param_<name> columns), and beside
+    it its search space (T.space.json) and every trial's epochs (T.curves.csv), which `analyze --table T.csv`
+    reads (the curves for --what-if).
 
     \b
     Example:
       searchsvc export quickstart-20261122-101500-1a2b --out trials.csv
     """
-    from analysis import write_space, write_trials
-    from searchsvc.stores.export import optuna_distributions, trials_frame
+    from analysis import write_curves, write_space, write_trials
+    from searchsvc.stores.export import curves_frame, optuna_distributions, trials_frame
     from searchsvc.stores.ledger import get_ledger
 
     db = get_ledger(ledger, create=False)
@@ -82,8 +107,9 @@ def export(sweep_id: str, path: str, ledger: str | None) -> None:
     frame = trials_frame(db, sweep.sweep_id)
     written = write_trials(frame, path)
     space = write_space(written, optuna_distributions(sweep.spec.space))
-    click.echo(f"wrote {len(frame)} trials of {sweep.sweep_id} to {written}, and its search space to {space}",
-               err=True)
+    curves = write_curves(written, curves_frame(db, sweep.sweep_id))
+    click.echo(f"wrote {len(frame)} trials of {sweep.sweep_id} to {written}, its search space to {space} and its "
+               f"trials' epochs to {curves}", err=True)
 
 
 def _parse_compared(items: tuple[str, ...]) -> list[tuple[str, str, str]]:

@@ -77,6 +77,7 @@ class SweepOutcome:
     mlflow_missing: tuple[int, ...] = ()  # trials whose MLflow run lacks writes (`resume` writes them)
     mlflow_error: str | None = None
     dashboard_path: str | None = None  # the sweep's run in MLflow's UI, after its address (tracking.run_path)
+    speculative_seconds: float = 0.0  # early termination: seconds trained past stops while their decisions waited
 
 
 @dataclass(frozen=True)
@@ -229,8 +230,14 @@ def execute(run: SweepRun) -> SweepOutcome:
 
     spec = run.spec
     cancel = threading.Event()
+    stopping = None
+    if spec.early_terminate is not None:
+        from searchsvc.run.stopping import LiveStopping
+
+        stopping = LiveStopping(spec)
+        stopping.restore(run.ledger.trials(run.sweep_id))  # what earlier runs of the sweep decided
     recorder = TrialRecorder(run.ledger, run.tracker, run.parent_run_id, run.lease, spec, run.recorded,
-                             on_lease_lost=lambda lost: cancel.set())
+                             on_lease_lost=lambda lost: cancel.set(), stopping=stopping)
     searcher = BundleSearcher(TrialQueue(run.todo, len(run.todo)), run.cluster.capacity,
                               None if spec.bundle == "auto" else spec.bundle, MAX_INFRA_RESTARTS,
                               recorded={k: t.config for k, t in run.recorded.items()}, on_give_up=recorder.give_up)
@@ -278,7 +285,12 @@ def _run_tune(run: SweepRun, recorder: Any, searcher: Any, cancel: threading.Eve
     from searchsvc.run.worker import WorkerSettings, run_bundle
 
     spec = run.spec
-    settings = WorkerSettings(spec, max(1, int(spec.resources.cpus)))
+    signals = None
+    if recorder.stopping is not None:  # the workers ask whether the driver stopped their trial
+        from searchsvc.run.stopping import stop_signals
+
+        signals = recorder.stopping.signals = stop_signals()
+    settings = WorkerSettings(spec, max(1, int(spec.resources.cpus)), stop_signals=signals)
     cpus = spec.resources.cpus
 
     def resources(config: dict[str, Any]) -> Any:  # each bundle's GPU share is decided when it starts
@@ -339,7 +351,8 @@ def _finish(run: SweepRun, recording: Any, lost: list[LeaseLost], stopped: bool,
         ledger=ledger.display_url, tracking_uri=tracker.tracking_uri if tracker else None,
         parent_run_id=run.parent_run_id, wall_seconds=time.monotonic() - run.launch.started, bundles=bundles,
         recording_cpu_seconds=recording.cpu_seconds, ledger_lost=lost_rows, ledger_error=ledger_error,
-        mlflow_missing=recording.mlflow_missing, mlflow_error=recording.mlflow_error)
+        mlflow_missing=recording.mlflow_missing, mlflow_error=recording.mlflow_error,
+        speculative_seconds=recording.speculative_seconds)
     if mlflow_up:  # a dead server is not waited for again
         try:
             tracker.finish_sweep(run.parent_run_id, status, counts, best, run.spec.metric)

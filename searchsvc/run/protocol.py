@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from experiments.results import EpochMetrics, TrialResult
+from experiments.results import EpochMetrics, RungScore, TrialResult
 
 from searchsvc.stores.records import Node
 
@@ -58,6 +58,7 @@ class FinalReport:
     error: str | None  # the last attempt's traceback when ``result`` is None
     node: Node
     next_index: int | None = None
+    rungs: tuple[RungScore, ...] = ()  # under early termination: its scores as of each rung it reached
 
 
 Report = EpochReport | FinalReport

@@ -28,6 +28,7 @@ from ray.tune import Callback, Stopper
 
 from experiments.results import EpochMetrics
 from searchsvc.run.protocol import Bundle, EpochReport, FinalReport, from_tune
+from searchsvc.run.stopping import LiveStopping
 from searchsvc.run.writers import LedgerWriter, TrackingWriter
 from searchsvc.status import TrialStatus
 from searchsvc.stores.lease import Lease, LeaseLost
@@ -43,7 +44,8 @@ class _TrialState:
     run_id: str | None = None  # set by the MLflow writer
     run_open: bool = False  # the MLflow run is RUNNING (created or reopened in this run of the sweep)
     done: bool = False  # a final status was recorded in this run of the sweep
-    epochs: list[EpochMetrics] = field(default_factory=list)
+    epochs: list[EpochMetrics] = field(default_factory=list)  # of its current start (its last attempt's)
+    logged: int = 0  # the last epoch written into its MLflow run (re-runs train the same epochs again)
     given_up: bool = False  # the scheduler stopped re-queueing it
 
     def row(self) -> TrialRecord:
@@ -61,6 +63,7 @@ class Recording:
     mlflow_error: str | None
     mlflow_down: bool  # MLflow did not answer at the end
     cpu_seconds: float  # the writer threads' CPU time
+    speculative_seconds: float = 0.0  # early termination: epochs trained past a stop while its decision waited
 
 
 class DriverCallback(Callback):
@@ -102,14 +105,19 @@ class TrialRecorder(DriverCallback):
     """
 
     def __init__(self, ledger: Ledger, tracker: Tracker | None, parent_run_id: str | None, lease: Lease,
-                 spec: SweepSpec, recorded: Mapping[int, TrialRecord], on_lease_lost: Callable[[LeaseLost], None]) -> None:
+                 spec: SweepSpec, recorded: Mapping[int, TrialRecord], on_lease_lost: Callable[[LeaseLost], None],
+                 stopping: LiveStopping | None = None) -> None:
         """``recorded``: the ledger rows of the trials to run that ran before (their config, attempts and MLflow
-        runs carry over); ``on_lease_lost``: called once, from a writer's thread, when the lease is lost."""
+        runs carry over); ``on_lease_lost``: called once, from a writer's thread, when the lease is lost;
+        ``stopping``: the sweep's early termination (:mod:`searchsvc.run.stopping`), which decides when a
+        trial's end is recorded, and how."""
+        self.stopping = stopping
         self.tracker, self.parent_run_id, self.metric = tracker, parent_run_id, spec.metric
         self.spec, self.lease, self._ledger = spec, lease, ledger
         self._recorded = recorded
         self._on_lease_lost = on_lease_lost
         self.lease_lost: LeaseLost | None = None
+        self.speculative_seconds = 0.0
         self.trials: dict[int, _TrialState] = {}  # the trials started in this run of the sweep
         self.running: dict[str, int] = {}  # Tune trial id → the index of the bundle's trial that runs now
         self.ledger = LedgerWriter(lambda rows: ledger.upsert_trials(rows, lease), self._lost)
@@ -120,7 +128,10 @@ class TrialRecorder(DriverCallback):
         """Trial ``k``'s state, made at its first start: from its recorded row, or new with the spec's config."""
         if k not in self.trials:
             row = self._recorded.get(k) or TrialRecord(self.lease.sweep_id, k, self.spec.config(k), TrialStatus.PENDING)
-            self.trials[k] = _TrialState(row, run_id=row.mlflow_run_id)
+            # a trial that ran before continues in its MLflow run, which has the epochs it recorded: a re-run
+            # trains the same epochs again (same config, same seed) and logs only those after them
+            logged = len(row.epoch_metrics) if row.mlflow_run_id else 0
+            self.trials[k] = _TrialState(row, run_id=row.mlflow_run_id, logged=logged)
         return self.trials[k]
 
     # -- Tune hooks (controller thread: update state, queue writes, return)
@@ -129,20 +140,28 @@ class TrialRecorder(DriverCallback):
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict[str, Any], **info: Any) -> None:
         report = from_tune(result)
-        state = self.state(report.trial_index)
-        state.epochs.extend(report.epochs)
+        k = report.trial_index
+        state = self.state(k)
+        _add_epochs(state.epochs, report.epochs)
+        if self.stopping is not None:
+            self.stopping.epochs(k, report.epochs)
         if isinstance(report, EpochReport):  # epochs on the way
-            self._log_run(state, report.epochs)
-            return
-        self.running.pop(trial.trial_id, None)
-        self._end(state, report)
-        if report.next_index is not None:
-            self._begin(trial.trial_id, report.next_index)
+            self._log_run(state)
+        else:
+            self.running.pop(trial.trial_id, None)
+            if self.stopping is None:
+                self._end(state, report)
+            else:
+                self.stopping.ended(k, report)  # recorded once the board has decided it
+            if report.next_index is not None:
+                self._begin(trial.trial_id, report.next_index)
+        if self.stopping is not None:
+            self._decide()
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         k = self.running.pop(trial.trial_id, None)
         if k is not None:  # the bundle ended without this trial's result
-            self._finish(self.state(k), TrialStatus.ERROR, "the trial ended without reporting a result", ())
+            self._finish(self.state(k), TrialStatus.ERROR, "the trial ended without reporting a result")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """An infra failure (lost worker, out of memory) ended the bundle: the scheduler re-queues its
@@ -152,7 +171,7 @@ class TrialRecorder(DriverCallback):
             return
         state = self.state(k)
         if state.given_up:
-            self._finish(state, TrialStatus.INFRA, _error_text(trial), ())
+            self._finish(state, TrialStatus.INFRA, _error_text(trial))
         else:
             state.record = replace(state.record, status=TrialStatus.INFRA, message=_error_text(trial))
             self._save(state)
@@ -161,8 +180,11 @@ class TrialRecorder(DriverCallback):
         """The searcher will not re-queue trial ``k``: it ends ``infra`` (now, if its failure was seen)."""
         state = self.state(k)
         state.given_up = True
+        if self.stopping is not None:
+            self.stopping.gave_up(k)
+            self._decide()
         if state.record.status == TrialStatus.INFRA and not state.done:
-            self._finish(state, TrialStatus.INFRA, state.record.message, ())
+            self._finish(state, TrialStatus.INFRA, state.record.message)
 
     def cancel_unfinished(self) -> int:
         """Record every trial that started and did not finish (Tune was stopped) as ``cancelled``; return how
@@ -170,7 +192,7 @@ class TrialRecorder(DriverCallback):
         unfinished = [s for s in self.trials.values() if not s.done]
         for state in unfinished:
             self._finish(state, TrialStatus.CANCELLED, "cancelled before it finished; `searchsvc resume` runs it "
-                         "again", ())
+                         "again")
         return len(unfinished)
 
     def close(self) -> Recording:
@@ -181,7 +203,8 @@ class TrialRecorder(DriverCallback):
         mlflow = self.mlflow
         return Recording(self.lease_lost, tuple(self.ledger.lost), self.ledger.error,
                          tuple(sorted(mlflow.missing)) if mlflow else (), mlflow.error if mlflow else None,
-                         bool(mlflow and mlflow.down), self.ledger.cpu_seconds + (mlflow.cpu_seconds if mlflow else 0.0))
+                         bool(mlflow and mlflow.down), self.ledger.cpu_seconds + (mlflow.cpu_seconds if mlflow else 0.0),
+                         self.speculative_seconds)
 
     # -- helpers (controller thread)
     def _begin(self, tune_trial_id: str, k: int) -> None:
@@ -192,35 +215,52 @@ class TrialRecorder(DriverCallback):
         state.epochs = []
         self._save(state)
 
+    def _decide(self) -> None:
+        """Early termination: stop the running trials the board stopped, and record the held ones it decided."""
+        self.stopping.signal_stops(self.running.values())
+        for k, report in self.stopping.decided():
+            self._end(self.state(k), report)
+        for k in self.running.values():
+            self._log_run(self.state(k))
+
     def _end(self, state: _TrialState, report: FinalReport) -> None:
         # attempts: restarts after infra failures, plus the in-process retries of the last start
         attempts = state.record.attempts - 1 + report.attempts
         state.record = replace(state.record, attempts=attempts, node=report.node)
         if report.result is None:
-            self._finish(state, TrialStatus.ERROR, report.error, report.epochs)
+            self._finish(state, TrialStatus.ERROR, report.error)
         else:
-            self._finish(state, TrialStatus(report.result.status), report.result.message, report.epochs,
-                         result=report.result)
+            if report.result.stop_epoch is not None:  # its curve ends at its stop
+                self.speculative_seconds += sum(e.seconds for e in state.epochs[report.result.stop_epoch:])
+                del state.epochs[report.result.stop_epoch:]
+            self._finish(state, TrialStatus(report.result.status), report.result.message, result=report.result)
 
-    def _finish(self, state: _TrialState, status: TrialStatus, message: str | None,
-                unlogged: Sequence[EpochMetrics], result: Any = None) -> None:
-        """``unlogged``: the epochs that came with the final report, logged to MLflow with the results."""
+    def _finish(self, state: _TrialState, status: TrialStatus, message: str | None, result: Any = None) -> None:
+        """The trial's end: its row, and its MLflow run's remaining epochs with the results."""
         began = state.record.status in (TrialStatus.RUNNING, TrialStatus.INFRA)  # in this run of the sweep
         state.record = replace(state.record, status=status, message=message, finished_at=now(),
                                result=result, epoch_metrics=tuple(state.epochs))
         state.done = True
         if began:
-            self._log_run(state, unlogged, final=True)
+            self._log_run(state, final=True)
         self._save(state)
 
     def _save(self, state: _TrialState) -> None:
         self.ledger.changed(state.record.trial_index, state.row)
 
-    def _log_run(self, state: _TrialState, epochs: Sequence[EpochMetrics], final: bool = False) -> None:
+    def _log_run(self, state: _TrialState, final: bool = False) -> None:
+        """Queue the MLflow write of the trial's epochs not logged yet (while it runs under early termination, only
+        those its recorded curve surely keeps), and at its end its results."""
         if self.mlflow is None:
             return
+        horizon = None if final or self.stopping is None else \
+            self.stopping.logged_up_to(state.record.trial_index)
+        epochs = tuple(e for e in state.epochs if e.epoch > state.logged and (horizon is None or e.epoch <= horizon))
+        if not epochs and not final:
+            return
+        state.logged = max([state.logged, *(e.epoch for e in epochs)])
         record = state.record
-        self.mlflow.submit(record.trial_index, lambda: self._write_run(state, record, tuple(epochs), final), final)
+        self.mlflow.submit(record.trial_index, lambda: self._write_run(state, record, epochs, final), final)
 
     # -- the lease (writer threads)
     def _lost(self, lost: LeaseLost) -> None:
@@ -274,6 +314,13 @@ class TrialRecorder(DriverCallback):
         state.run_id = self.tracker.backfill_trial(self.parent_run_id, state.record, self.metric, state.run_id)
         state.run_open = False
         self._save(state)
+
+
+def _add_epochs(curve: list[EpochMetrics], epochs: Sequence[EpochMetrics]) -> None:
+    """Append reported epochs; an epoch reported again (a retry that starts over) replaces the curve from it on."""
+    for e in epochs:
+        del curve[e.epoch - 1:]
+        curve.append(e)
 
 
 def _error_text(trial: Any) -> str:

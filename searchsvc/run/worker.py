@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from experiments.results import EpochMetrics
+from experiments.results import EpochMetrics, RungScore
 from searchsvc.run.protocol import Bundle, EpochReport, FinalReport, Report, to_tune
 from searchsvc.stores.records import Node
 from searchsvc.sweep.spec import SweepSpec
@@ -40,6 +40,7 @@ class WorkerSettings:
     threads: int
     device: str = "cpu"  # each bundle's own: cuda where Tune gave it a GPU share
     report_every_s: float = 10.0
+    stop_signals: Any = None  # under early termination: the driver's StopSignals actor (searchsvc.run.stopping)
 
 
 def run_bundle(config: dict[str, Any], *, data: Any, settings: WorkerSettings) -> None:
@@ -115,18 +116,28 @@ def run_trial(k: int, config: dict[str, object], data: Any, settings: WorkerSett
 
     pending: list[EpochMetrics] = []
     last_report = time.monotonic()
+    spec = settings.spec
+    rule = spec.early_terminate
+    rungs = rule.rungs(spec.training.max_epochs) if rule is not None else ()
+    reached: list[RungScore] = []
 
     def on_epoch(metrics: EpochMetrics) -> None:
         nonlocal last_report
         pending.append(metrics)
-        if time.monotonic() - last_report >= settings.report_every_s:
-            report(EpochReport(k, tuple(pending)))
+        if metrics.epoch in rungs or time.monotonic() - last_report >= settings.report_every_s:
+            report(EpochReport(k, tuple(pending)))  # at a rung at once: the driver's board decides there
             pending.clear()
             last_report = time.monotonic()
 
-    spec = settings.spec
+    def stop(epoch: int) -> int | None:
+        """The rung where the driver stopped this trial, asked after each epoch from the first rung on."""
+        import ray
+
+        return ray.get(settings.stop_signals.stop_of.remote(k)) if epoch >= rungs[0] else None
+
     for attempt in range(1, spec.max_retries + 2):
         pending.clear()
+        reached.clear()
         try:
             result = train_trial(
                 LSTMConfig.from_params(config),
@@ -137,14 +148,17 @@ def run_trial(k: int, config: dict[str, object], data: Any, settings: WorkerSett
                 threads=settings.threads,
                 device=settings.device,
                 on_epoch=on_epoch,
+                rungs=rungs,
+                on_rung=reached.append,
+                stop=stop if rungs and settings.stop_signals is not None else None,
             )
         except Exception as e:
             if is_infra_failure(e):
                 raise  # the bundle fails; the scheduler re-queues its unfinished trials
             if attempt > spec.max_retries:
-                return FinalReport(k, attempt, tuple(pending), None, traceback.format_exc(), node)
+                return FinalReport(k, attempt, tuple(pending), None, traceback.format_exc(), node, rungs=tuple(reached))
         else:
-            return FinalReport(k, attempt, tuple(pending), result, None, node)
+            return FinalReport(k, attempt, tuple(pending), result, None, node, rungs=tuple(reached))
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 

@@ -29,6 +29,19 @@ def trials_frame(ledger: Ledger, sweep_id: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["trial_index", "status", *scores, *(f"{PARAM_PREFIX}{n}" for n in names)])
 
 
+def curves_frame(ledger: Ledger, sweep_id: str) -> pd.DataFrame:
+    """Every epoch of the trials of :func:`trials_frame` (their last attempt's): the curves table beside it
+    (``analysis.curves``), which a what-if replays."""
+    import pandas as pd
+
+    from analysis.curves import CURVE_COLUMNS, OPTIONAL_CURVE_COLUMNS
+
+    columns = (*CURVE_COLUMNS, *OPTIONAL_CURVE_COLUMNS)
+    rows = [{"trial_index": t.trial_index, **{c: getattr(e, c) for c in columns[1:]}}
+            for t in ledger.trials(sweep_id) if t.status.has_result for e in t.epoch_metrics]
+    return pd.DataFrame(rows, columns=list(columns))
+
+
 def optuna_distributions(space: dict[str, Param]) -> dict[str, Any]:
     """The searched (not fixed) parameters as optuna distributions."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution

@@ -11,9 +11,10 @@ import os
 import re
 from pathlib import Path
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_serializer, field_validator,
+                      model_validator)
 
 from experiments import settings
 from experiments.checks import check_metric, check_params
@@ -70,7 +71,29 @@ class SweepSpec(_Model):
     max_retries: int = Field(2, ge=0, le=100, description="re-runs of a trial that raised (status error)")
     bundle: int | Literal["auto"] = Field("auto", description="trials per Ray Tune trial; auto: large bundles "
                                           "first, single trials at the end (see searchsvc.run.bundles)")
+    early_terminate: Annotated[Any, Field(description="stop hopeless trials early: {type: asha, min_epochs: 2, "
+                                          "eta: 3} or {type: median, min_epochs: 3}; off by default")] = None
     space: dict[str, Param]
+
+    @field_validator("early_terminate", mode="before")
+    @classmethod
+    def _rule(cls, v: Any) -> Any:
+        """An early-termination rule (analysis.stopping), its mistakes named as ``early_terminate.<field>``."""
+        if v is None:
+            return None
+        from analysis.errors import RuleError
+        from analysis.stopping import parse_rule
+
+        try:
+            return parse_rule(v)
+        except RuleError as e:
+            raise ValueError(str(e)) from None
+
+    @field_serializer("early_terminate")
+    def _rule_block(self, rule: Any) -> dict[str, object] | None:
+        from analysis.stopping import as_mapping
+
+        return None if rule is None else as_mapping(rule)
 
     @field_validator("space", mode="before")
     @classmethod
@@ -92,6 +115,16 @@ class SweepSpec(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> SweepSpec:
         check_space(self.space)
+        if self.early_terminate is not None:
+            from analysis.errors import RuleError
+
+            try:
+                self.early_terminate.check(self.training.max_epochs)
+            except RuleError as e:
+                raise ValueError(str(e)) from None
+            if self.strategy == "grid":
+                raise ValueError("early_terminate: a grid search runs each point of its grid to compare it, so it "
+                                 "stops none early; remove early_terminate, or use strategy random")
         for problem in (check_params(self.dataset, self.space), check_metric(self.dataset, self.metric)):
             if problem:
                 raise ValueError(problem)
@@ -245,7 +278,7 @@ def _one_line(error: ValidationError) -> str:
         return f"{field}.{key}: expected one of {expected}, got {got}; set {key}"
     if kind == "value_error":
         text = msg.removeprefix("Value error, ")
-        return f"{field}: {text}" if loc else text  # spec-level checks name their own field
+        return f"{field}: {text}" if loc and not text.startswith(f"{field}.") else text  # or it names its own field
     return f"{field}: {msg[0].lower()}{msg[1:]} (got {got!r})"
 
 

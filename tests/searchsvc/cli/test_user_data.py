@@ -15,7 +15,7 @@ from tests.experiments.bad_data import arrays as _arrays
 from tests.experiments.bad_data import bad_npz as _bad_npz
 from tests.experiments.bad_data import bad_series as _bad
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CASES = ["missing_file", "missing_feature", "text_feature", "too_few_rows", "horizon_past_the_end",
          "constant_feature", "constant_target", "one_class", "missing_value"]
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from searchsvc.errors import SpecError
 from searchsvc.sweep.spec import load_spec, parse_spec
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = sorted((ROOT / "experiments").glob("*.yaml"))
 
 BASE = """\
