@@ -19,37 +19,59 @@ from searchsvc.cli.texts import config_text, indices_text, outcome_json, outcome
 @cli.command()
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
 @click.option("--show", "show_n", type=click.IntRange(min=0), default=0, help="Also print the first N trial configs.")
+@click.option("--gpu-memory", metavar="SIZE", help="With --show: each trial's share of a GPU of this memory (e.g. "
+              "80GiB) under gpus: auto, and how many fit on one.")
 @json_option
-def validate(spec_path: str, show_n: int, as_json: bool) -> None:
+def validate(spec_path: str, show_n: int, gpu_memory: str | None, as_json: bool) -> None:
     """Check a sweep spec and print it normalized (defaults filled in), with the first N trials' configs, their
     parameter counts and estimated training memory (the optimizer's state included); runs nothing.
 
     \b
     Example:
       searchsvc validate experiments/quickstart.yaml --show 5
+      searchsvc validate experiments/quickstart.yaml --show 5 --gpu-memory 80GiB
     """
+    from searchsvc.run.packing import gpu_share, per_gpu
     from searchsvc.sweep.costs import check_memory_limit, mib, trial_costs
     from searchsvc.sweep.data import load_data
     from searchsvc.sweep.spec import load_spec
 
+    gpu_bytes = _bytes("--gpu-memory", gpu_memory) if gpu_memory else None
     spec = load_spec(spec_path)
     check_memory_limit(spec)
     load_data(spec)  # what submit would refuse, validate refuses with the same message
     shown = list(spec.configs(0, min(show_n, spec.trials)))
     costs = trial_costs(spec, shown)
+    shares = [gpu_share(cost.memory_bytes, gpu_bytes) if gpu_bytes else None for cost in costs]
     if as_json:
         click.echo(to_json({"spec": spec.model_dump(mode="json"), "trials": [
             {"trial_index": k, "config": c, "param_count": cost.param_count, "memory_bytes": cost.memory_bytes,
-             "optimizer_state_bytes": cost.optimizer_state_bytes} for k, (c, cost) in enumerate(zip(shown, costs))]}))
+             "optimizer_state_bytes": cost.optimizer_state_bytes,
+             **({"gpu_share": share, "per_gpu": per_gpu(share)} if share else {})}
+            for k, (c, cost, share) in enumerate(zip(shown, costs, shares))]}))
         return
     import yaml
 
     click.echo(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False).rstrip())
-    for k, (config, cost) in enumerate(zip(shown, costs)):
+    for k, (config, cost, share) in enumerate(zip(shown, costs, shares)):
+        gpu = f", {share:.2f} of a GPU ({per_gpu(share)} fit on one)" if share else ""
         click.echo(f"trial {k}: {cost.param_count:,} params, ~{mib(cost.memory_bytes)} to train (optimizer state "
-                   f"{mib(cost.optimizer_state_bytes)}): {config_text(config)}")
+                   f"{mib(cost.optimizer_state_bytes)}){gpu}: {config_text(config)}")
     click.echo(f"ok: {spec_path} is valid ({spec.trials} trials, {spec.strategy}, objective {spec.metric} ({spec.mode}))",
                err=True)
+
+
+def _bytes(flag: str, text: str) -> int:
+    """A size like 80GiB or 24GB, in bytes; a usage error naming ``flag`` otherwise."""
+    from pydantic import ByteSize, TypeAdapter, ValidationError
+
+    try:
+        size = int(TypeAdapter(ByteSize).validate_python(text))
+    except ValidationError:
+        size = 0
+    if size <= 0:
+        raise UsageError(f"{flag}: expected a size like 80GiB or 24GB, got {text!r}")
+    return size
 
 
 cluster_option = click.option("--cluster", metavar="URL", envvar="SEARCHSVC_CLUSTER",

@@ -58,7 +58,7 @@ def outcome_json(o: Any) -> dict[str, Any]:
             "parent_run_id": o.parent_run_id, "wall_seconds": round(o.wall_seconds, 3), "bundles": o.bundles,
             "recording_cpu_seconds": round(o.recording_cpu_seconds, 3), "ledger_lost": list(o.ledger_lost),
             "ledger_error": o.ledger_error, "mlflow_missing": list(o.mlflow_missing), "mlflow_error": o.mlflow_error,
-            "speculative_seconds": round(o.speculative_seconds, 3)}
+            "speculative_seconds": round(o.speculative_seconds, 3), "out_of_memory": o.out_of_memory}
 
 
 def outcome_text(metric: str, o: Any) -> str:

@@ -49,16 +49,27 @@ class TrialQueue:
         """Put ``indices`` back at the front, in this order."""
         self._front.extendleft(reversed(indices))
 
+    def peek(self) -> int:
+        """The next index to hand out (the queue must not be empty)."""
+        (k,) = self.take(1)
+        self.give_back([k])
+        return k
+
 
 class BundleSearcher(Searcher):
     """A Tune searcher that hands out bundles of the sweep's pending trial indices, in index order, as many
     at once as ``capacity()`` says fit now (with the GPU share each of their trials gets)."""
 
-    def __init__(self, queue: TrialQueue, capacity: Callable[[], Capacity], size: int | None, max_restarts: int,
+    def __init__(self, queue: TrialQueue, capacity: Callable[..., Capacity], size: int | None, max_restarts: int,
                  recorded: Mapping[int, dict[str, object]] | None = None,
-                 on_give_up: Callable[[int], None] = lambda k: None) -> None:
-        """``size``: trials per bundle, or ``None`` for factoring; ``recorded``: configs of trials that ran before."""
+                 on_give_up: Callable[[int], None] = lambda k: None,
+                 gpu_need: Callable[[int], int] | None = None) -> None:
+        """``size``: trials per bundle, or ``None`` for factoring; ``recorded``: configs of trials that ran before;
+        ``gpu_need``: a trial's estimated GPU memory in bytes, with which ``capacity(need, grown)`` sizes its GPU
+        share (the bundle's: that of its largest trial); asked only where trials take a GPU share."""
         super().__init__()
+        self.gpu_need = gpu_need
+        self.grown: Counter[int] = Counter()  # trials that ran out of GPU memory: doublings of their share
         self.capacity, self.on_give_up = capacity, on_give_up
         self.pending = queue
         self.size, self.max_restarts = size, max_restarts
@@ -75,14 +86,25 @@ class BundleSearcher(Searcher):
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         if not len(self.pending):
             return None if self.bundles else Searcher.FINISHED  # None: a running bundle may still give trials back
-        capacity = self.capacity()
+        capacity = self._capacity(self.pending.peek())
         if len(self.bundles) >= capacity.slots:
             return None  # asked again at Tune's next step
         bundle = self.pending.take(self.next_size(capacity.slots))
         self.bundles[trial_id] = bundle
         self.handed_out += 1
         configs = {k: self.recorded[k] for k in bundle if k in self.recorded}
-        return Bundle(tuple(bundle), capacity.gpu_share, configs).to_tune()
+        share = capacity.gpu_share
+        if self.gpu_need and share:  # the bundle runs its trials in one worker: the share of its largest
+            share = max(self._capacity(k).gpu_share for k in bundle)
+        return Bundle(tuple(bundle), share, configs).to_tune()
+
+    def grow(self, k: int) -> None:
+        """Trial ``k`` ran out of GPU memory: it asks for twice the share when it runs again (up to a GPU)."""
+        self.grown[k] += 1
+
+    def _capacity(self, k: int) -> Capacity:
+        need = self.gpu_need
+        return self.capacity(lambda: need(k), self.grown[k]) if need else self.capacity()
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         if is_final(result):

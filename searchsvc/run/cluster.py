@@ -16,13 +16,14 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from searchsvc.errors import SearchSvcError, UsageError
 from searchsvc.stores.locations import CONNECT_TIMEOUT_S
 from searchsvc.sweep.spec import SweepSpec
 
-#: GPU share per trial under ``gpus: auto`` when the cluster has GPUs (four small LSTMs per GPU)
+#: GPU share per trial under ``gpus: auto`` when the GPUs' memory is not known (four small LSTMs per GPU)
 AUTO_GPU_SHARE = 0.25
 #: seconds a cluster's resources are taken as known before they are asked again
 RESOURCES_TTL_S = 5.0
@@ -43,6 +44,7 @@ class Cluster:
         self.spec, self.address = spec, address
         self._resources: dict[str, float] = {}
         self._asked = -RESOURCES_TTL_S
+        self._gpu_memory: int | None = spec.resources.gpu_memory
 
     @property
     def embedded(self) -> bool:
@@ -56,15 +58,37 @@ class Cluster:
             self._resources, self._asked = ray.cluster_resources(), time.monotonic()
         return self._resources
 
-    def capacity(self) -> Capacity:
+    def capacity(self, need: Callable[[], int] | None = None, grown: int = 0) -> Capacity:
+        """What the next bundle gets, for a trial of ``need()`` bytes of estimated GPU memory (asked only where
+        there are GPUs; ``grown``: doublings after running out of it): with ``gpus: auto``, the share that
+        memory needs (:mod:`searchsvc.run.packing`) where the GPUs' memory is known, else AUTO_GPU_SHARE; and
+        as many at once as the cluster's CPUs, and its GPUs at that share, hold."""
+        from searchsvc.run.packing import gpu_share
+
         spec, have = self.spec, self.resources()
         gpus = spec.resources.gpus
         if gpus == "auto":
-            gpus = AUTO_GPU_SHARE if have.get("GPU", 0) > 0 else 0.0
+            gpus = 0.0
+            if have.get("GPU", 0) > 0:
+                memory = self.gpu_memory() if need is not None else None
+                gpus = gpu_share(need(), memory, grown) if memory else min(1.0, AUTO_GPU_SHARE * 2**grown)
         slots = spec.max_concurrent
         if slots == "auto":  # as many as the cluster's CPUs, and its GPUs when trials take a GPU share, fit
             slots = min(have.get("CPU", 1) // spec.resources.cpus, have.get("GPU", 0) // gpus if gpus else float("inf"))
         return Capacity(gpus, max(1, int(slots)))
+
+    def gpu_memory(self) -> int | None:
+        """The memory of one of the cluster's GPUs, in bytes: the spec's ``resources.gpu_memory``, else asked
+        once of a GPU worker (None when none answers: shares fall back to AUTO_GPU_SHARE)."""
+        if self._gpu_memory is None:
+            import ray
+
+            try:
+                self._gpu_memory = ray.get(ray.remote(num_gpus=0.01, num_cpus=0)(_device_memory).remote(),
+                                           timeout=120)
+            except Exception:  # noqa: BLE001 - no GPU answered: the fixed share
+                self._gpu_memory = 0
+        return self._gpu_memory or None
 
     def check_fits(self) -> None:
         """On the embedded Ray, refuse a trial that asks for more than this machine has (it would wait
@@ -79,6 +103,13 @@ class Cluster:
                                  f"{'' if wanted == 1 else 's'}, but this machine's Ray has {have.get(kind, 0):g}; ask "
                                  "for at most that (gpus: auto uses a GPU where there is one), or submit it to a "
                                  "cluster that has them (--cluster)")
+
+
+def _device_memory() -> int:
+    """On a GPU worker: its GPU's memory in bytes."""
+    import torch
+
+    return int(torch.cuda.get_device_properties(0).total_memory)
 
 
 def connect(spec: SweepSpec, address: str | None) -> Cluster:

@@ -78,6 +78,7 @@ class SweepOutcome:
     mlflow_error: str | None = None
     dashboard_path: str | None = None  # the sweep's run in MLflow's UI, after its address (tracking.run_path)
     speculative_seconds: float = 0.0  # early termination: seconds trained past stops while their decisions waited
+    out_of_memory: int = 0  # trials re-queued with a larger GPU share after the GPU's memory ran out
 
 
 @dataclass(frozen=True)
@@ -236,11 +237,18 @@ def execute(run: SweepRun) -> SweepOutcome:
 
         stopping = LiveStopping(spec)
         stopping.restore(run.ledger.trials(run.sweep_id))  # what earlier runs of the sweep decided
-    recorder = TrialRecorder(run.ledger, run.tracker, run.parent_run_id, run.lease, spec, run.recorded,
-                             on_lease_lost=lambda lost: cancel.set(), stopping=stopping)
+    recorded = {k: t.config for k, t in run.recorded.items()}
+    gpu_need = None
+    if spec.resources.gpus == "auto":  # each trial asks for the share of a GPU its memory needs
+        from searchsvc.sweep.costs import training_memory
+
+        gpu_need = lambda k: training_memory(spec, recorded.get(k) or spec.config(k))  # noqa: E731
     searcher = BundleSearcher(TrialQueue(run.todo, len(run.todo)), run.cluster.capacity,
-                              None if spec.bundle == "auto" else spec.bundle, MAX_INFRA_RESTARTS,
-                              recorded={k: t.config for k, t in run.recorded.items()}, on_give_up=recorder.give_up)
+                              None if spec.bundle == "auto" else spec.bundle, MAX_INFRA_RESTARTS, recorded=recorded,
+                              gpu_need=gpu_need)
+    recorder = TrialRecorder(run.ledger, run.tracker, run.parent_run_id, run.lease, spec, run.recorded,
+                             on_lease_lost=lambda lost: cancel.set(), stopping=stopping, on_out_of_memory=searcher.grow)
+    searcher.on_give_up = recorder.give_up
     lost: list[LeaseLost] = []
     if run.launch.job is not None:
         print(f"{ACCEPTED} {run.sweep_id}", file=sys.stderr, flush=True)
@@ -352,7 +360,7 @@ def _finish(run: SweepRun, recording: Any, lost: list[LeaseLost], stopped: bool,
         parent_run_id=run.parent_run_id, wall_seconds=time.monotonic() - run.launch.started, bundles=bundles,
         recording_cpu_seconds=recording.cpu_seconds, ledger_lost=lost_rows, ledger_error=ledger_error,
         mlflow_missing=recording.mlflow_missing, mlflow_error=recording.mlflow_error,
-        speculative_seconds=recording.speculative_seconds)
+        speculative_seconds=recording.speculative_seconds, out_of_memory=recording.out_of_memory)
     if mlflow_up:  # a dead server is not waited for again
         try:
             tracker.finish_sweep(run.parent_run_id, status, counts, best, run.spec.metric)

@@ -64,6 +64,7 @@ class Recording:
     mlflow_down: bool  # MLflow did not answer at the end
     cpu_seconds: float  # the writer threads' CPU time
     speculative_seconds: float = 0.0  # early termination: epochs trained past a stop while its decision waited
+    out_of_memory: int = 0  # re-queues after the GPU's memory ran out
 
 
 class DriverCallback(Callback):
@@ -106,12 +107,14 @@ class TrialRecorder(DriverCallback):
 
     def __init__(self, ledger: Ledger, tracker: Tracker | None, parent_run_id: str | None, lease: Lease,
                  spec: SweepSpec, recorded: Mapping[int, TrialRecord], on_lease_lost: Callable[[LeaseLost], None],
-                 stopping: LiveStopping | None = None) -> None:
+                 stopping: LiveStopping | None = None, on_out_of_memory: Callable[[int], None] = lambda k: None) -> None:
         """``recorded``: the ledger rows of the trials to run that ran before (their config, attempts and MLflow
         runs carry over); ``on_lease_lost``: called once, from a writer's thread, when the lease is lost;
         ``stopping``: the sweep's early termination (:mod:`searchsvc.run.stopping`), which decides when a
         trial's end is recorded, and how."""
         self.stopping = stopping
+        self.on_out_of_memory = on_out_of_memory
+        self.out_of_memory = 0  # infra failures that were the GPU's memory running out
         self.tracker, self.parent_run_id, self.metric = tracker, parent_run_id, spec.metric
         self.spec, self.lease, self._ledger = spec, lease, ledger
         self._recorded = recorded
@@ -170,10 +173,14 @@ class TrialRecorder(DriverCallback):
         if k is None:
             return
         state = self.state(k)
+        text = _error_text(trial)
+        if is_gpu_out_of_memory(text):  # re-run with a larger GPU share (searchsvc.run.packing)
+            self.out_of_memory += 1
+            self.on_out_of_memory(k)
         if state.given_up:
-            self._finish(state, TrialStatus.INFRA, _error_text(trial))
+            self._finish(state, TrialStatus.INFRA, text)
         else:
-            state.record = replace(state.record, status=TrialStatus.INFRA, message=_error_text(trial))
+            state.record = replace(state.record, status=TrialStatus.INFRA, message=text)
             self._save(state)
 
     def give_up(self, k: int) -> None:
@@ -204,7 +211,7 @@ class TrialRecorder(DriverCallback):
         return Recording(self.lease_lost, tuple(self.ledger.lost), self.ledger.error,
                          tuple(sorted(mlflow.missing)) if mlflow else (), mlflow.error if mlflow else None,
                          bool(mlflow and mlflow.down), self.ledger.cpu_seconds + (mlflow.cpu_seconds if mlflow else 0.0),
-                         self.speculative_seconds)
+                         self.speculative_seconds, self.out_of_memory)
 
     # -- helpers (controller thread)
     def _begin(self, tune_trial_id: str, k: int) -> None:
@@ -321,6 +328,11 @@ def _add_epochs(curve: list[EpochMetrics], epochs: Sequence[EpochMetrics]) -> No
     for e in epochs:
         del curve[e.epoch - 1:]
         curve.append(e)
+
+
+def is_gpu_out_of_memory(text: str) -> bool:
+    """Whether a failure's text says the GPU's memory ran out (torch's OutOfMemoryError)."""
+    return "CUDA out of memory" in text or "OutOfMemoryError" in text
 
 
 def _error_text(trial: Any) -> str:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 
 from searchsvc.status import TrialStatus
 from searchsvc.stores.lease import Lease
-from searchsvc.stores.ledger import Ledger, SweepRecord
+from searchsvc.stores.ledger import Ledger
+from searchsvc.stores.records import SweepRecord, TrialRecord
 from searchsvc.stores.tracking import Tracker
 
 
@@ -31,7 +32,13 @@ def sync_mlflow(ledger: Ledger, tracker: Tracker, sweep: SweepRecord, lease: Lea
     """Make MLflow hold what the ledger holds for the sweep ``lease`` owns; raises if MLflow fails."""
     runs = tracker.trial_runs(sweep.mlflow_run_id)
     backfilled, closed, adopted = [], [], []
-    for trial in ledger.trials(sweep.sweep_id):
+    rows = ledger.trials(sweep.sweep_id)
+    recorded = {t.trial_index for t in rows}
+    # a trial whose run MLflow has and whose row the ledger never took (the driver died, or the ledger refused
+    # its writes): its row is made, pending, with that run, so that its re-run continues in it
+    rows += [TrialRecord(sweep.sweep_id, k, sweep.spec.config(k), TrialStatus.PENDING) for k in sorted(runs)
+             if k not in recorded and k < sweep.trials]
+    for trial in rows:
         run = runs.get(trial.trial_index)
         run_id = run.run_id if run else None
         if trial.status in (TrialStatus.PENDING, TrialStatus.RUNNING):

@@ -37,6 +37,14 @@ def check_memory_limit(spec: SweepSpec, start: int = 0, stop: int | None = None)
                             f"— `searchsvc validate SPEC --show N` prints each trial's estimate")
 
 
+def training_memory(spec: SweepSpec, config: dict[str, object]) -> int:
+    """A trial's estimated training memory in bytes (what it asks of a GPU's, ``searchsvc.run.packing``)."""
+    from experiments.cost import trial_cost
+    from experiments.hyperparams import LSTMConfig
+
+    return trial_cost(LSTMConfig.from_params(config), spec.dataset).memory_bytes
+
+
 def mib(n: int) -> str:
     """Bytes in MiB (KiB below one MiB)."""
     return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB"

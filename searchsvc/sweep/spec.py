@@ -43,10 +43,13 @@ class Objective(_Model):
 
 
 class Resources(_Model):
-    """Per trial. ``gpus: auto`` is 0 without a GPU and a quarter of one (4 trials per GPU) with GPUs."""
+    """Per trial. ``gpus: auto`` is 0 without a GPU; with GPUs, the share of one that the trial's memory needs
+    (:mod:`searchsvc.run.packing`), or a quarter of one where the GPUs' memory is not known."""
 
     cpus: float = Field(1.0, gt=0, le=1024)
     gpus: float | Literal["auto"] = "auto"
+    gpu_memory: ByteSize | None = Field(None, description="each GPU's memory, e.g. 80GiB, for gpus: auto to pack "
+                                        "trials by their memory (default: asked of a GPU worker)")
     memory_limit: ByteSize | None = Field(None, description="refuse a sweep whose trials' estimated training "
                                           "memory exceeds this, e.g. 2GiB (validate --show prints the estimates)")
 

@@ -8,14 +8,13 @@ import os
 import random
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from searchsvc.stores.ledger import get_ledger
 from searchsvc.status import TrialStatus
+from tests.searchsvc.processes import searchsvc, wait_for
 
 FINAL_STATUSES = [s for s in TrialStatus if s.final]
 
@@ -35,20 +34,6 @@ space:
   lr: {type: log_uniform, low: 1.0e-3, high: 1.0e-2}
   momentum: {type: uniform, low: 0.5, high: 0.9, when: {optimizer: sgd}}
 """
-
-
-def searchsvc(*args: str, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "searchsvc", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def trial_statuses() -> list[str]:
@@ -90,7 +75,7 @@ def check_everything_recorded_once(spec: Path, run) -> dict:
 def test_killed_trial_workers_are_requeued_as_infra(tmp_path, run) -> None:
     spec = tmp_path / "chaos.yaml"
     spec.write_text(CHAOS)
-    driver = searchsvc("submit", str(spec), env={**os.environ, "SEARCHSVC_HOME": os.environ["SEARCHSVC_HOME"]})
+    driver = searchsvc("submit", str(spec))
     kills = 0
     rng = random.Random(0)
     try:
@@ -110,11 +95,11 @@ def test_killed_trial_workers_are_requeued_as_infra(tmp_path, run) -> None:
     assert all(t["status"] == "ok" for t in restarted)
 
 
-def start_sweep(tmp_path: Path, finished: int) -> tuple[Path, subprocess.Popen]:
+def start_sweep(tmp_path: Path, finished: int, **env: str) -> tuple[Path, subprocess.Popen]:
     """Submit the chaos sweep in a driver process of its own; return once `finished` trials are done."""
     spec = tmp_path / "chaos.yaml"
     spec.write_text(CHAOS)
-    driver = searchsvc("submit", str(spec))
+    driver = searchsvc("submit", str(spec), env=env)
     try:
         wait_for(lambda: sum(s in FINAL_STATUSES for s in trial_statuses()) >= finished
                  and "running" in trial_statuses(), 240, "the sweep to be under way")
@@ -125,16 +110,16 @@ def start_sweep(tmp_path: Path, finished: int) -> tuple[Path, subprocess.Popen]:
 
 
 def test_killed_driver_then_resume_finishes_the_sweep(tmp_path, run) -> None:
-    spec, driver = start_sweep(tmp_path, finished=10)
+    spec, driver = start_sweep(tmp_path, finished=10, SEARCHSVC_LEASE_S="4")  # a short lease: noticed in seconds
     os.killpg(driver.pid, signal.SIGKILL)  # the driver and the Ray it started: a power loss
     driver.wait()
     assert "running" in trial_statuses()
 
-    code, out, err = run("status", json.loads(run("list", "--json")[1])[0]["sweep_id"], "--json")
-    assert code == 0 and json.loads(out)["status"] == "interrupted"  # the reconciler closed the records
+    sweep_id = json.loads(run("list", "--json")[1])[0]["sweep_id"]
+    wait_for(lambda: json.loads(run("status", sweep_id, "--json")[1])["status"] == "interrupted", 30,
+             "its lease to expire: the sweep interrupted")  # the first status after the expiry records it
     assert "running" not in trial_statuses()
 
-    sweep_id = json.loads(out)["sweep_id"]
     done_before = {t.trial_index: t for t in get_ledger().trials(sweep_id) if t.status in FINAL_STATUSES}
     resumed = searchsvc("resume", sweep_id, "--quiet")
     out, err = resumed.communicate(timeout=600)

@@ -12,20 +12,21 @@ ROUNDS = 10
 
 
 def test_two_submits_on_a_fresh_home_both_succeed(tmp_path) -> None:
-    """Each round a new home: two submits at once create its ledger and its MLflow store together. They join
-    one Ray head (started once), so that a round costs their store creation and a trial, not two Ray starts."""
+    """Each round a new home, where two submits at once create its ledger and its MLflow store together; five
+    rounds run at a time, all joined to one Ray head (started once), so that a round costs its store creation
+    and a trial, not two Ray starts."""
     spec = team_spec(tmp_path / "team.yaml", trials=1, epochs=1)
     with ray_head() as (address, reach):
-        for k in range(ROUNDS):
-            env = {**reach, "SEARCHSVC_HOME": str(tmp_path / f"home-{k}")}
-            processes = [searchsvc("submit", spec, "--address", address, "--quiet", "--json", env=env)
-                         for _ in range(2)]
+        for batch in (range(0, ROUNDS // 2), range(ROUNDS // 2, ROUNDS)):
+            processes = {(k, i): searchsvc("submit", spec, "--address", address, "--quiet", "--json",
+                                           env={**reach, "SEARCHSVC_HOME": str(tmp_path / f"home-{k}")})
+                         for k in batch for i in range(2)}
             try:
-                results = [finish(p) for p in processes]
+                results = {key: finish(p) for key, p in processes.items()}
             finally:
-                for p in processes:
+                for p in processes.values():
                     kill(p)
-            for code, out, err in results:
+            for (k, _), (code, out, err) in results.items():
                 assert code == 0, (k, err[-3000:])
                 assert json.loads(out)["status"] == "completed"
 
