@@ -67,7 +67,7 @@ _EXPORTS = {
     "Replay": "replay",
     "ReplayedTrial": "replay",
     "analyze_what_if": "what_if",
-    "write_what_if": "what_if",
+    "write_what_if": "what_if_figure",
     "WhatIf": "what_if",
     "Curve": "curves",
     "load_curves": "curves",
@@ -110,4 +110,5 @@ if TYPE_CHECKING:
     from analysis.simulate import Simulation, simulate_sweep
     from analysis.rung_board import RungBoard, Verdict
     from analysis.stopping import Asha, Decision, Median, parse_rule
-    from analysis.what_if import WhatIf, analyze_what_if, write_what_if
+    from analysis.what_if import WhatIf, analyze_what_if
+    from analysis.what_if_figure import write_what_if

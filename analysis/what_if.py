@@ -24,7 +24,7 @@ the final test are not in it), or epochs where the curves have no seconds.
 A sweep that was itself early-terminated (a trial with status ``stopped``) is refused: its curves are
 cut. So is a table without curves.
 
-:func:`write_what_if` writes ``what_if.csv`` (:meth:`WhatIf.rows`: per search and s, the test scores'
+:func:`analysis.what_if_figure.write_what_if` writes ``what_if.csv`` (:meth:`WhatIf.rows`: per search and s, the test scores'
 median, quartiles, range and unknowns, the mean compute, its share of the full search's, and the
 share of experiments returning the full search's trial), ``what_if_trials.csv`` (per rule and trial:
 :data:`TRIAL_COLUMNS`), ``what_if.png``/``.svg`` (:mod:`analysis.what_if_figure`), ``what_if.txt``
@@ -33,11 +33,9 @@ share of experiments returning the full search's trial), ``what_if_trials.csv`` 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -180,26 +178,6 @@ def analyze_what_if(table: str | os.PathLike[str] | pd.DataFrame, rules: Sequenc
     full = tuple(_full(trials, used, int(s), cost_unit) for s in sizes)
     rules_levels = tuple(tuple(_experiments(r, trials, used, int(s), cost_unit, max_epochs) for s in sizes) for r in parsed)
     return WhatIf(mode, max_epochs, cost_unit, sweeps, (full, *rules_levels))
-
-
-def write_what_if(result: WhatIf, out_dir: str | os.PathLike[str], *, metric_name: str = "score",
-                  figures: bool = True) -> tuple[Path, ...]:
-    """Write the what-if's files (module docstring) into ``out_dir``; return their paths."""
-    from analysis.report import _plain
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "what_if.csv", out / "what_if_trials.csv", out / "what_if.txt", out / "what_if.json"]
-    pd.DataFrame(result.rows()).to_csv(paths[0], index=False)
-    pd.DataFrame(result.trial_rows(), columns=["rule", *TRIAL_COLUMNS]).to_csv(paths[1], index=False)
-    paths[2].write_text("\n".join(result.summary_lines(metric_name)) + "\n", encoding="utf-8")
-    paths[3].write_text(json.dumps(_plain(result.to_dict()), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    if figures:
-        from analysis.plots import save_figure
-        from analysis.what_if_figure import what_if_figure
-
-        paths += save_figure(what_if_figure(result, metric_name=metric_name), out, "what_if")
-    return tuple(paths)
 
 
 # --- the sweep ----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The what-if's figure: the test score reached against the compute spent, for the full random search
-and for each early-termination rule, one box per experiment size s (:mod:`analysis.what_if`).
+"""The what-if's files (:func:`write_what_if`) and its figure: the test score reached against the compute
+spent, for the full random search and for each early-termination rule, one box per experiment size s
+(:mod:`analysis.what_if` computes them).
 
 Each box holds the test scores of the ⌊S/s⌋ experiments of s trials under one search, drawn at the
 median compute of those experiments on a log axis; a line joins each search's medians. Where a rule's
@@ -10,13 +11,17 @@ lies after its stop) are left out of the boxes and counted in the legend.
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from analysis.plots import BOX_EDGE, BOX_FACE, _figure, _labelled
 from analysis.ticks import log_axis
-from analysis.what_if import WhatIf
+from analysis.what_if import TRIAL_COLUMNS, WhatIf
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -67,3 +72,22 @@ def what_if_figure(what_if: WhatIf, *, metric_name: str) -> Figure:
     ax.title.set_fontsize(10.5)
     ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.1), frameon=False)
     return fig
+
+
+def write_what_if(result: WhatIf, out_dir: str | os.PathLike[str], *, metric_name: str = "score",
+                  figures: bool = True) -> tuple[Path, ...]:
+    """Write the what-if's files (module docstring) into ``out_dir``; return their paths."""
+    from analysis.report import _plain
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "what_if.csv", out / "what_if_trials.csv", out / "what_if.txt", out / "what_if.json"]
+    pd.DataFrame(result.rows()).to_csv(paths[0], index=False)
+    pd.DataFrame(result.trial_rows(), columns=["rule", *TRIAL_COLUMNS]).to_csv(paths[1], index=False)
+    paths[2].write_text("\n".join(result.summary_lines(metric_name)) + "\n", encoding="utf-8")
+    paths[3].write_text(json.dumps(_plain(result.to_dict()), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    if figures:
+        from analysis.plots import save_figure
+
+        paths += save_figure(what_if_figure(result, metric_name=metric_name), out, "what_if")
+    return tuple(paths)

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from experiments.auroc import auroc
+
 if TYPE_CHECKING:
     from experiments.multilabel import LabelCounts
 
@@ -70,27 +72,6 @@ def macro_f1(confusion: np.ndarray) -> float:
     tp, true, predicted = _counts(confusion)
     present = (true + predicted) > 0
     return float(np.mean(2 * tp[present] / (true[present] + predicted[present])))
-
-
-def auroc(y_true: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve of ``scores`` (higher: more likely class 1) for labels 0/1.
-
-    Raises ``ValueError`` when ``y_true`` holds one class only (the area is then undefined).
-    """
-    y_true, scores = np.asarray(y_true), np.asarray(scores, dtype=np.float64)
-    if y_true.shape != scores.shape or y_true.ndim != 1:
-        raise ValueError(f"y_true and scores must be 1-D of one length, got shapes {y_true.shape} and {scores.shape}")
-    positive = y_true == 1
-    n1 = int(positive.sum())
-    n0 = len(y_true) - n1
-    if n1 == 0 or n0 == 0:
-        raise ValueError(
-            f"AUROC is undefined when y_true holds one class only ({n1} positives, {n0} negatives)"
-        )
-    _, group, counts = np.unique(scores, return_inverse=True, return_counts=True)
-    midranks = np.cumsum(counts) - (counts - 1) / 2.0  # 1-based ranks, ties sharing their mean rank
-    u = midranks[group][positive].sum() - n1 * (n1 + 1) / 2.0
-    return float(u / (n1 * n0))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ matrix (``tests/experiments/test_multilabel.py`` checks):
   absent everywhere is in the multi-class macro-F1; ``f1_score(average="macro", zero_division=np.nan)``.
   ``ValueError`` when no label has a positive.
 * macro AUROC = the mean over the labels with both classes in ``y_true`` of each label's AUROC
-  (:func:`experiments.metrics.auroc`); a label with no positives or no negatives in the split is left
+  (:func:`experiments.auroc.auroc`); a label with no positives or no negatives in the split is left
   out (its AUROC is undefined), as ``roc_auc_score(average="macro")`` on the other labels. ``ValueError``
   when no label has both.
 * per label, sensitivity = TP / (TP + FN) (undefined without positives) and specificity = TN / (TN + FP)
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from experiments.metrics import auroc
+from experiments.auroc import auroc
 
 #: labels a note names one by one before it only counts the rest
 NOTE_LABELS = 8

@@ -25,7 +25,8 @@ from typing import Any
 from searchsvc.errors import SearchSvcError
 from searchsvc.run.cluster import Cluster, connect
 from searchsvc.status import SweepStatus, TrialStatus
-from searchsvc.stores.lease import Heartbeat, Lease, LeaseLost, Owned
+from searchsvc.run.heartbeat import Heartbeat
+from searchsvc.stores.lease import Lease, LeaseLost, Owned
 from searchsvc.stores.ledger import Ledger, get_ledger
 from searchsvc.stores.locations import LedgerLocation, TrackingLocation
 from searchsvc.stores.records import SweepRecord, TrialRecord, best_trial
@@ -33,12 +34,10 @@ from searchsvc.stores.reconcile import sync_mlflow
 from searchsvc.stores.tracking import Tracker, check_server, get_tracker
 from searchsvc.sweep.costs import check_memory_limit
 from searchsvc.sweep.data import load_data
-from searchsvc.sweep.spec import SweepSpec
+from searchsvc.sweep.spec import SweepSpec, new_sweep_id
 
 #: how often Tune re-queues a trial whose worker died or ran out of memory before recording it ``infra``
 MAX_INFRA_RESTARTS = 10
-#: what a driver submitted through the Jobs API prints once its sweep is recorded (the client waits for it)
-ACCEPTED = "searchsvc: accepted sweep"
 
 
 @dataclass(frozen=True)
@@ -141,10 +140,6 @@ def extend(sweep_id: str, trials: int, *, ledger: None | str | Ledger = None, ad
     """Add trials S..S+N-1 (the configs a sweep of S+N trials would have had), and run them with whatever the
     sweep had left unfinished."""
     return _continue(sweep_id, trials, ledger, Launch(address, quiet, job))
-
-
-def new_sweep_id(name: str) -> str:
-    return f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
 def _continue(sweep_id: str, more: int, ledger: None | str | Ledger, launch: Launch) -> SweepOutcome:
@@ -251,6 +246,8 @@ def execute(run: SweepRun) -> SweepOutcome:
     searcher.on_give_up = recorder.give_up
     lost: list[LeaseLost] = []
     if run.launch.job is not None:
+        from searchsvc.run.jobs import ACCEPTED
+
         print(f"{ACCEPTED} {run.sweep_id}", file=sys.stderr, flush=True)
     stopped = False  # by a cancel request, SIGTERM or Ctrl-C (else unfinished trials mean a failure)
     with _cancel_on_sigterm(cancel):  # until the records are closed: a SIGTERM while they close waits for them

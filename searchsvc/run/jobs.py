@@ -34,6 +34,8 @@ ACCEPT_TIMEOUT_S = 180.0
 AGENT_WAIT_S = 60.0
 #: where an uploaded data file lies in the job's working_dir
 UPLOAD_DIR = "data"
+#: what a driver submitted through the Jobs API prints once its sweep is recorded (the client waits for it)
+ACCEPTED = "searchsvc: accepted sweep"
 
 
 @dataclass(frozen=True)
@@ -149,8 +151,6 @@ def _wait_accepted(jobs: Any, submitted: Submitted, quiet: bool) -> None:
     """Wait until the job's driver says it recorded the sweep, or fail with what the job printed."""
     from ray.job_submission import JobStatus
 
-    from searchsvc.run.driver import ACCEPTED
-
     marker = f"{ACCEPTED} "
     deadline = time.monotonic() + ACCEPT_TIMEOUT_S
     said = False
@@ -230,7 +230,7 @@ def submit_sweep(spec: Any, spec_path: str, cluster: str, stores: JobStores, *, 
                  no_mlflow: bool, quiet: bool) -> Submitted:
     """Submit a new sweep of ``spec`` (read from ``spec_path``) to ``cluster``; its job id is its sweep id."""
     from experiments.datasets import load_dataset
-    from searchsvc.run.driver import new_sweep_id
+    from searchsvc.sweep.spec import new_sweep_id
 
     stores.check()
     files, document = upload_files(spec, _raw_data_path(spec_path), data_on_cluster)

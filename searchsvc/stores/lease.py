@@ -2,7 +2,7 @@
 
 A driver owns the sweep it runs by a lease in the sweep's row: a token of its own and an expiry. It takes
 the lease by compare-and-set (the sweep is free, or its lease has expired), renews it every
-``seconds / 9`` from its heartbeat thread, and ends it with the sweep's status. Each of its ledger writes
+``seconds / 9`` from its heartbeat thread (:mod:`searchsvc.run.heartbeat`), and ends it with the sweep's status. Each of its ledger writes
 renews the lease in the same transaction and fails unless the lease is still its own, so a driver that
 lost its lease cannot overwrite its successor's rows (fencing); it learns at its next write or renewal
 (:class:`LeaseLost`), stops its trials and exits 1. Before an MLflow write it makes sure its lease was
@@ -15,8 +15,8 @@ Optuna's heartbeat (a timestamp of the database, compared in SQL) rather than a 
 whose candidates time an unchanged record on their own clocks: with the database's clock any command
 answers at once whether a sweep runs, where a Kubernetes-style candidate must watch it for a whole lease.
 
-``cancel`` is a request in the sweep's row addressed to the lease's holder; the holder reads it within
-``CANCEL_POLL_S`` and stops, and a request that comes while its records close still ends the sweep
+``cancel`` is a request in the sweep's row addressed to the lease's holder; the holder reads it within a
+second and stops, and a request that comes while its records close still ends the sweep
 ``cancelled``. A later owner never sees a request that was addressed to another.
 
 The lease lasts ``$SEARCHSVC_LEASE_S`` seconds (default 45).
@@ -27,20 +27,16 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import threading
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from searchsvc.errors import SearchSvcError, UsageError
 
 if TYPE_CHECKING:
-    from searchsvc.stores.ledger import Ledger, SweepRecord
+    from searchsvc.stores.records import SweepRecord
 
 #: the lease's length unless $SEARCHSVC_LEASE_S says otherwise
 DEFAULT_LEASE_S = 45.0
-#: seconds between the holder's looks for a cancel request
-CANCEL_POLL_S = 1.0
 
 
 def lease_seconds() -> float:
@@ -107,41 +103,3 @@ class LeaseLost(SearchSvcError):
         now = f"driver {sweep.driver} owns it now" if sweep.leased else f"it is {sweep.status} now"
         super().__init__(f"sweep {sweep.sweep_id}: this driver lost its lease (it did not renew it in time) and {now}; "
                          "it stopped its trials and recorded nothing more")
-
-
-class Heartbeat:
-    """The holder's heartbeat thread: renews the lease every ``lease.renew_every`` seconds and looks for a cancel
-    request every CANCEL_POLL_S; calls ``on_cancel`` once one is there, and ``on_lost`` once the lease is lost.
-    A renewal that fails for another reason is tried again at the next beat (the ledger reconnects itself)."""
-
-    def __init__(self, ledger: Ledger, lease: Lease, on_cancel: Callable[[], None],
-                 on_lost: Callable[[LeaseLost], None]) -> None:
-        self._ledger, self._lease = ledger, lease
-        self._on_cancel, self._on_lost = on_cancel, on_lost
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="searchsvc-heartbeat", daemon=True)
-
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        last_renewal = time.monotonic()
-        while not self._stop.wait(min(CANCEL_POLL_S, self._lease.renew_every)):
-            try:
-                if time.monotonic() - last_renewal >= self._lease.renew_every:
-                    cancel = self._ledger.renew(self._lease)
-                    last_renewal = time.monotonic()
-                else:
-                    cancel = self._ledger.sweep(self._lease.sweep_id).cancel_requested
-                if cancel:
-                    self._on_cancel()
-            except LeaseLost as lost:
-                self._on_lost(lost)
-                return
-            except Exception:  # noqa: BLE001 - a missed beat; the next one tries again
-                continue

@@ -192,6 +192,14 @@ def _default_metric(task: str) -> str:
     return "accuracy" if task == "classification" else "mse"
 
 
+def new_sweep_id(name: str) -> str:
+    """A new sweep's id: its spec's name, when it was made, and four random hex digits."""
+    import secrets
+    import time
+
+    return f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
 def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
     """Read and validate a YAML spec. A relative ``dataset.path`` is taken relative to the spec file."""
     path = Path(path)

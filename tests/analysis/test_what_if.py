@@ -14,7 +14,8 @@ from analysis.errors import DataError, RuleError, UsageError
 from analysis.replay import replay_rule
 from analysis.stopping import Asha, Decision, Median
 from analysis.table import load_trials
-from analysis.what_if import FULL, analyze_what_if, write_what_if
+from analysis.what_if import FULL, analyze_what_if
+from analysis.what_if_figure import write_what_if
 
 RULES = ("asha:min_epochs=2,eta=3", {"type": "median", "min_epochs": 3})
 
