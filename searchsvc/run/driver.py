@@ -238,9 +238,11 @@ def execute(run: SweepRun) -> SweepOutcome:
         from searchsvc.sweep.costs import training_memory
 
         gpu_need = lambda k: training_memory(spec, recorded.get(k) or spec.config(k))  # noqa: E731
-    searcher = BundleSearcher(TrialQueue(run.todo, len(run.todo)), run.cluster.capacity,
-                              None if spec.bundle == "auto" else spec.bundle, MAX_INFRA_RESTARTS, recorded=recorded,
-                              gpu_need=gpu_need)
+    # under early termination a trial's decision at a rung waits for the trials before it: single-trial bundles
+    # keep neighbours running side by side (a big bundle's later trials would wait on a whole other bundle)
+    size = (1 if spec.early_terminate is not None else None) if spec.bundle == "auto" else spec.bundle
+    searcher = BundleSearcher(TrialQueue(run.todo, len(run.todo)), run.cluster.capacity, size, MAX_INFRA_RESTARTS,
+                              recorded=recorded, gpu_need=gpu_need)
     recorder = TrialRecorder(run.ledger, run.tracker, run.parent_run_id, run.lease, spec, run.recorded,
                              on_lease_lost=lambda lost: cancel.set(), stopping=stopping, on_out_of_memory=searcher.grow)
     searcher.on_give_up = recorder.give_up

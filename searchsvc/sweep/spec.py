@@ -73,7 +73,8 @@ class SweepSpec(_Model):
     max_concurrent: int | Literal["auto"] = "auto"
     max_retries: int = Field(2, ge=0, le=100, description="re-runs of a trial that raised (status error)")
     bundle: int | Literal["auto"] = Field("auto", description="trials per Ray Tune trial; auto: large bundles "
-                                          "first, single trials at the end (see searchsvc.run.bundles)")
+                                          "first, single trials at the end (see searchsvc.run.bundles); one trial each "
+                                          "under early_terminate")
     early_terminate: Annotated[Any, Field(description="stop hopeless trials early: {type: asha, min_epochs: 2, "
                                           "eta: 3} or {type: median, min_epochs: 3}; off by default")] = None
     space: dict[str, Param]

@@ -12,31 +12,24 @@ import pytest
 
 from searchsvc.stores.ledger import get_ledger
 from searchsvc.stores.records import best_trial
-from tests.searchsvc.processes import finish, kill, searchsvc, wait_for
+from tests.searchsvc.processes import kill, searchsvc, team_spec, wait_for
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
 RULE = "asha:min_epochs=1,eta=3"
-SPEC = """\
-name: early
-seed: 4
-trials: 10
-dataset: {{name: mnist1d, samples: 600}}
-training: {{max_epochs: 9, patience: 9}}
-max_concurrent: {concurrent}
-bundle: {bundle}
-{early}
-space:
-  units: {{type: log_int, low: 8, high: 16}}
-  optimizer: {{type: choice, values: [sgd, adam]}}
-  lr: {{type: log_uniform, low: 1.0e-3, high: 1.0e-2}}
-"""
-EARLY = "early_terminate: {type: asha, min_epochs: 1, eta: 3}"
+EARLY = {"type": "asha", "min_epochs": 1, "eta": 3}
 
 
 def spec(tmp_path, concurrent: int, bundle: int | str = "auto", early: bool = True):
+    """The team's sweep (tests.searchsvc.processes), 10 trials of 9 epochs, run by ``concurrent`` workers."""
+    import yaml
+
+    document = yaml.safe_load(team_spec(tmp_path / "team.yaml", trials=10, epochs=9).read_text())
+    document.update(name="early", seed=4, max_concurrent=concurrent, bundle=bundle,
+                    space={**document["space"], "optimizer": {"type": "choice", "values": ["sgd", "adam"]}},
+                    **({"early_terminate": EARLY} if early else {}))
     path = tmp_path / f"early-{concurrent}-{bundle}-{early}.yaml"
-    path.write_text(SPEC.format(concurrent=concurrent, bundle=bundle, early=EARLY if early else ""))
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
 
 
