@@ -29,7 +29,7 @@ PARAMS = {"units": 64, "layers": 2, "dropout": 0.1, "dropout_placement": "betwee
 def trial(k: int, epochs: int) -> tuple:
     """Trial k as the recorder hands it to the tracker: its record (an ok result) and its epochs."""
     from experiments.results import EpochMetrics, TrialResult
-    from searchsvc.stores.ledger import TrialRecord, now
+    from searchsvc.stores.records import TrialRecord, now
     from searchsvc.stores.records import Node
 
     result = TrialResult(status="ok", val_score=0.5, test_score=0.5, val_n=800, test_n=1000, epochs=epochs,

@@ -73,7 +73,7 @@ def tune_trial(trial_id: str, indices: list[int], error_file: str | None = None)
 
 def expire_now(ledger, sweep_id: str) -> None:
     """Make a sweep's lease run out now, as if its holder had stopped renewing it a lease ago."""
-    from searchsvc.stores.ledger import sweeps_table
+    from searchsvc.stores.schema import sweeps_table
 
     with ledger._engine.begin() as db:
         db.execute(sweeps_table.update().where(sweeps_table.c.sweep_id == sweep_id)

@@ -88,6 +88,7 @@ COVERED_BY = {
     "searchsvc/run/writers.py": ["tests/searchsvc/run/test_recorder.py"],
     "searchsvc/stores/mlflow_sql.py": ["tests/searchsvc/stores/test_tracking.py"],
     "searchsvc/stores/records.py": ["tests/searchsvc/stores/test_ledger.py"],
+    "searchsvc/stores/schema.py": ["tests/searchsvc/stores/test_ledger.py", "tests/searchsvc/run/test_first_use.py"],
     "searchsvc/sweep/costs.py": ["tests/searchsvc/run/test_submit.py"],
     "searchsvc/sweep/data.py": ["tests/searchsvc/cli/test_user_data.py"],
     "searchsvc/sweep/space.py": ["tests/searchsvc/sweep/test_spec.py"],

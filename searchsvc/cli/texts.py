@@ -9,7 +9,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from searchsvc.stores.ledger import SweepRecord, TrialRecord
+    from searchsvc.stores.records import SweepRecord, TrialRecord
 
 
 def to_json(data: Any) -> str:
@@ -26,7 +26,7 @@ def config_text(config: dict[str, object]) -> str:
 
 def trial_json(t: TrialRecord) -> dict[str, Any]:
     """A trial's record, flat: its result's fields (``None`` without a result) beside its bookkeeping."""
-    from searchsvc.stores.ledger import RESULT_FIELDS
+    from searchsvc.stores.schema import RESULT_FIELDS
 
     result = dataclasses.asdict(t.result) if t.result else {}
     return {"trial_index": t.trial_index, "status": str(t.status), "attempts": t.attempts, "config": t.config,

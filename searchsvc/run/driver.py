@@ -180,7 +180,7 @@ def _check_stores(ledger: None | str | Ledger, tracker: None | str | Tracker | b
     """Before Ray starts and before anything is written: the stores' addresses parse, a job's stores are servers,
     and servers answer (within seconds, naming the address)."""
     from searchsvc.home import default_ledger_url, default_tracking_uri
-    from searchsvc.stores.ledger import check_database
+    from searchsvc.stores.schema import check_database
 
     ledger_at = ledger.location if isinstance(ledger, Ledger) else LedgerLocation.parse(ledger or default_ledger_url())
     tracking_at = (None if tracker is False else tracker.location if isinstance(tracker, Tracker)

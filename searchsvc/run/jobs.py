@@ -207,7 +207,7 @@ class JobStores:
 
     def check(self) -> None:
         """Servers, answering (from here, at least); nothing is written."""
-        from searchsvc.stores.ledger import check_database
+        from searchsvc.stores.schema import check_database
         from searchsvc.stores.locations import LedgerLocation, TrackingLocation
         from searchsvc.stores.tracking import check_server
 

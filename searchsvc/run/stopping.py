@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from experiments.results import EpochMetrics, RungScore, TrialResult
+from experiments.results import EpochMetrics
 from searchsvc.run.protocol import FinalReport
 from searchsvc.status import TrialStatus
 from searchsvc.stores.records import TrialRecord

@@ -24,7 +24,7 @@ from typing import Any
 from experiments.results import EpochMetrics
 from searchsvc.stores import mlflow_sql
 from searchsvc.errors import SearchSvcError
-from searchsvc.stores.ledger import TrialRecord
+from searchsvc.stores.records import TrialRecord
 from searchsvc.stores.locations import CONNECT_TIMEOUT_S, TRACKING_FLAG, TrackingLocation, make_folder
 from searchsvc.status import SweepStatus, TrialStatus
 

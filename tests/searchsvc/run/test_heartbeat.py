@@ -8,7 +8,8 @@ import threading
 from searchsvc.run import heartbeat
 from searchsvc.run.heartbeat import Heartbeat
 from searchsvc.stores.lease import LeaseLost
-from searchsvc.stores.ledger import get_ledger, sweeps_table
+from searchsvc.stores.ledger import get_ledger
+from searchsvc.stores.schema import sweeps_table
 from tests.builders import owned_sweep
 
 

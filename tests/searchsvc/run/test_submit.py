@@ -277,7 +277,7 @@ def test_the_end_of_submit_names_the_stores_by_address_and_the_next_step() -> No
     from collections import Counter
 
     from searchsvc.run.driver import SweepOutcome
-    from searchsvc.stores.ledger import TrialRecord
+    from searchsvc.stores.records import TrialRecord
     from searchsvc.status import SweepStatus
     from searchsvc.cli.texts import outcome_text
 

@@ -26,10 +26,6 @@ def reports(monkeypatch):
     return sent
 
 
-def slots(n: int, gpu_share: float = 0.0):
-    return lambda: Capacity(gpu_share, n)
-
-
 def test_code_errors_are_retried_then_reported_with_their_traceback(monkeypatch, reports) -> None:
     calls = []
 

@@ -10,7 +10,8 @@ from experiments.results import EpochMetrics
 from searchsvc.errors import NotFoundError, UsageError
 from searchsvc.status import SweepStatus, TrialStatus
 from searchsvc.stores.lease import Lease, LeaseLost, Owned
-from searchsvc.stores.ledger import FileClock, Ledger, get_ledger, sweeps_table, trials_table
+from searchsvc.stores.ledger import Ledger, get_ledger
+from searchsvc.stores.schema import FileClock, sweeps_table, trials_table
 from searchsvc.stores.records import Node, TrialRecord, best_trial
 from tests.builders import expire_now, owned_sweep, result, sweep_spec
 

@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from searchsvc.stores.ledger import get_ledger, now
+from searchsvc.stores.ledger import get_ledger
+from searchsvc.stores.records import now
 from searchsvc.status import TrialStatus
 from tests.cluster.native import wait_for
 from tests.searchsvc.servers import PG_ADMIN, MlflowServer

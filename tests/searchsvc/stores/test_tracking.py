@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from experiments.results import EpochMetrics, TrialResult
-from searchsvc.stores.ledger import TrialRecord
+from searchsvc.stores.records import TrialRecord
 from searchsvc.stores.records import Node
 from searchsvc.stores.tracking import get_tracker
 
