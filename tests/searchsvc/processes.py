@@ -45,7 +45,9 @@ def searchsvc(*args: str, env: dict[str, str] | None = None, host: str | None = 
     if clock is not None:
         command = [_needed("faketime"), "-f", clock, *command]
     if host is not None:
-        command = [_needed("unshare"), "-u", "sh", "-c", f'hostname {host} && exec "$@"', "sh", *command]
+        # a UTS namespace of its own: root may make one, anyone else in a user namespace of their own (-r)
+        own = ["-u"] if os.geteuid() == 0 else ["-r", "-u"]
+        command = [_needed("unshare"), *own, "sh", "-c", f'hostname {host} && exec "$@"', "sh", *command]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
                             start_new_session=True, env={**os.environ, **(env or {})})
 
