@@ -33,7 +33,8 @@ def what_if_figure(what_if: WhatIf, *, metric_name: str) -> Figure:
     """Boxes of test score against compute per s, for the full search and each rule (module docstring)."""
     from matplotlib.patches import Patch
 
-    fig = _figure(10.0, 6.2, bottom=1.1, right=0.3)
+    legend = 0.2 * len(what_if.searches)  # inches: one legend line per search, below the axes
+    fig = _figure(10.0, 5.7 + legend, bottom=0.7 + legend, right=0.3, top=0.75)
     ax = fig.add_subplot()
     handles = []
     order = [*range(1, len(what_if.searches)), 0]  # the full search last, on top of rules that stopped nothing

@@ -1,17 +1,21 @@
 """Every figure and number of the study, from the shipped tables alone, in seconds.
 
-    python -m experiments.bergstra.regenerate [--tables DIR] [--out DIR]   (defaults: tables/ and this folder)
+    python -m experiments.bergstra.regenerate [--tables DIR] [--early DIR] [--out DIR]
+                                              (defaults: tables/, early/ and this folder)
 
 Reads ``random.csv`` (and the random sweep's search space beside it, ``random.space.json``, as
 ``searchsvc export`` writes it), ``grid.csv``, ``sobol.csv``, ``provenance.json`` and any ``rerun-*.csv``
 (with its ``.json``) from ``--tables``; runs :func:`analysis.analyze` on the random search with the grid
-and the Sobol search to compare (fANOVA with a fixed seed) and writes into ``--out``:
+and the Sobol search to compare (fANOVA with a fixed seed); replays the early-termination rules of
+:mod:`experiments.bergstra.early` on the random sweep in ``--early`` (run again with its curves); and
+writes into ``--out``:
 
 * ``report/``: everything ``analyze`` writes (figures as PNG and SVG, CSV tables, summary, report.json);
 * ``figures/``: the PNGs the study's README shows (comparison, and the same cut to the top accuracies,
-  efficiency, importance on all trials and on those with an adaptive optimizer, marginals);
-* ``results.json``: the headline numbers (:mod:`experiments.bergstra.results`) and the reruns against the
-  shipped table (:mod:`experiments.bergstra.reproducibility`).
+  efficiency, importance on all trials and on those with an adaptive optimizer, marginals, the what-if
+  and the same cut to the top accuracies);
+* ``results.json``: the headline numbers (:mod:`experiments.bergstra.results`), the reruns against the
+  shipped table (:mod:`experiments.bergstra.reproducibility`) and the what-if's (``early``).
 
 How long each part took goes to stderr.
 
@@ -31,7 +35,8 @@ from typing import Any
 
 STUDY = Path(__file__).resolve().parent
 SWEEPS = ("random", "grid", "sobol")
-FIGURES = ("comparison", "comparison_top", "efficiency", "importance", "importance_adaptive", "marginals")
+FIGURES = ("comparison", "comparison_top", "efficiency", "importance", "importance_adaptive", "marginals", "what_if",
+           "what_if_top")
 TOP = (0.93, 0.99)  # the accuracies where random, grid and Sobol meet: comparison_top.png shows only these
 SEED = 0  # fANOVA's forest
 METRIC, MODE = "accuracy", "max"  # the objective of the study's specs (validation accuracy, maximised)
@@ -40,25 +45,29 @@ METRIC, MODE = "accuracy", "max"  # the objective of the study's specs (validati
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tables", type=Path, default=STUDY / "tables", help="the shipped tables and provenance.json")
+    parser.add_argument("--early", type=Path, default=STUDY / "early",
+                        help="the random sweep run again with its curves, for the early-termination what-if")
     parser.add_argument("--out", type=Path, default=STUDY, help="where report/, figures/ and results.json go")
     args = parser.parse_args(argv)
-    regenerate(args.tables, args.out)
+    regenerate(args.tables, args.out, args.early)
     print(f"wrote {args.out / 'results.json'}, {len(FIGURES)} figures in {args.out / 'figures'} and the full report in "
           f"{args.out / 'report'}", file=sys.stderr)
 
 
-def regenerate(tables: Path, out: Path) -> dict[str, Any]:
+def regenerate(tables: Path, out: Path, early_dir: Path = STUDY / "early") -> dict[str, Any]:
     """Analyse the shipped tables into ``out`` (module docstring); the ``results.json`` data."""
     start = time.perf_counter()
     import pandas as pd
+    import yaml
 
-    from analysis import analyze, read_space
-    from experiments.bergstra import reproducibility, results
+    from analysis import analyze, read_space, write_what_if
+    from experiments.bergstra import early, reproducibility, results
 
     metric, mode = METRIC, MODE
     distributions = read_space(tables / "random.csv")  # the random sweep's space, exported with its table
     frames = {name: pd.read_csv(tables / f"{name}.csv") for name in SWEEPS}
     provenance = json.loads((tables / "provenance.json").read_text(encoding="utf-8"))
+    early_provenance = json.loads((early_dir / "provenance.json").read_text(encoding="utf-8"))
     loaded = time.perf_counter()
     report = analyze(frames["random"], out / "report", mode=mode, distributions=distributions,
                      metric_name=metric, seed=SEED,
@@ -66,6 +75,11 @@ def regenerate(tables: Path, out: Path) -> dict[str, Any]:
     adaptive = results.adaptive_importance(frames["random"], distributions, SEED)
     adaptive_figure(adaptive, results.ADAPTIVE, metric, out / "report")
     top_figure(report.comparison, metric, out / "report")
+    grid_line = results.comparison_numbers(report)["grid"]
+    max_epochs = yaml.safe_load((STUDY / "random.yaml").read_text(encoding="utf-8"))["training"]["max_epochs"]
+    what_if = early.what_if(early_dir, max_epochs)
+    write_what_if(what_if, out / "report", metric_name=metric)
+    early.top_figure(what_if, grid_line, metric, out / "report")
     analysed = time.perf_counter()
     (out / "figures").mkdir(parents=True, exist_ok=True)
     for stem in FIGURES:
@@ -88,6 +102,9 @@ def regenerate(tables: Path, out: Path) -> dict[str, Any]:
         "questions": results.question_numbers(frames["random"]),
         "answers": baseline,
         "reruns": reruns,
+        "early": early.early_numbers(what_if, pd.read_csv(early_dir / "random.csv"),
+                                     pd.read_csv(early_dir / "random.curves.csv"), early_provenance["sweeps"]["random"],
+                                     frames["random"], grid_line),
         "provenance": {k: provenance[k] for k in ("git_commit", "machine", "versions", "started") if k in provenance},
     }
     text = json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False, default=_item)

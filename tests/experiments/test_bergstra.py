@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -59,6 +60,21 @@ def test_provenance_names_the_shipped_tables() -> None:
         assert sweep["counts"] == table["status"].value_counts().to_dict()
         assert sweep["sum_train_seconds"] == pytest.approx(table["train_seconds"].sum(), abs=0.05)
         assert len(table) == load_spec(ROOT / sweep["spec"]).trials
+
+
+def test_the_early_termination_sweep_is_the_random_spec_with_every_curve() -> None:
+    early = STUDY / "early"
+    sweep = json.loads((early / "provenance.json").read_text())["sweeps"]["random"]
+    path = early / "random.csv"
+    assert sweep["table_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert sweep["spec_sha256"] == hashlib.sha256((STUDY / "random.yaml").read_bytes()).hexdigest()
+    table, curves = pd.read_csv(path), pd.read_csv(early / "random.curves.csv")
+    assert sweep["counts"] == table["status"].value_counts().to_dict()
+    assert len(table) == load_spec(STUDY / "random.yaml").trials
+    last = curves.groupby("trial_index")["epoch"].agg(["min", "max", "count"])
+    assert set(last.index) == set(table["trial_index"]) and (last["min"] == 1).all() and (last["max"] == last["count"]).all()
+    best = curves.loc[curves.groupby("trial_index")["val_score"].idxmax()].set_index("trial_index")["val_score"]
+    assert np.allclose(best.loc[table["trial_index"]].to_numpy(), table["val_score"].to_numpy())
 
 
 @pytest.fixture(scope="module")
