@@ -1,15 +1,18 @@
 """Where one driver's result path saturates: synthetic finished trials fed at rising rates.
 
 A driver's every result takes one path (searchsvc.run.recorder): Tune's callback updates the trial's state
-and queues writes (the controller thread), one thread writes the ledger's rows, one thread writes
-MLflow's runs. This feeds that path with synthetic trials (start, one epoch report on the way, the
-final report with 20 epochs, as a 30-s trial sends them) at rising rates, each rate for ``--seconds``,
-into the real stores: the ledger on PostgreSQL and MLflow through a real ``mlflow server``. For each
-part it prints what it sustained (trials it finished per second while being fed) and how far it lagged
-behind at the end (seconds to finish what was fed); a part saturates where it falls behind.
+and queues writes (the controller thread), one thread writes the ledger's rows, MLflow's writer threads
+its runs. This feeds that path with synthetic trials (start, one epoch report on the way, the final report
+with 20 epochs, as a 30-s trial sends them) at rising rates, each rate for ``--seconds``, into the real
+stores: the ledger on PostgreSQL and MLflow through a real ``mlflow server`` (its default workers) on the
+same database. At each rate it runs MLflow's writer as it was (one thread, each write alone: ``old``)
+and as it is (``--lanes`` threads, a trial's waiting writes as one), side by side. For each part it prints
+what it sustained (trials it finished per second while being fed) and how far it lagged behind at the end
+(seconds to finish what was fed, waited at most ``--max-lag``); a part saturates where it falls behind.
+The server's and PostgreSQL's CPU per trial say what bounds MLflow's rate on this machine.
 
     python bench/saturation.py                     # about 5 minutes; PostgreSQL at 127.0.0.1:5432
-    python bench/saturation.py --rates 10 20 40 --ledger-rates 200 400 800 1600 --seconds 10
+    python bench/saturation.py --rates 10 20 40 --lanes 2 4 8 --ledger-rates 500 1000 --seconds 10
 
 bench/README.md turns the figures into the cluster a driver can serve.
 """
@@ -17,6 +20,7 @@ bench/README.md turns the figures into the cluster a driver can serve.
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import sys
 import tempfile
@@ -52,8 +56,10 @@ def synthetic_reports(k: int) -> tuple:
             to_tune(FinalReport(k, 1, tuple(curves[half:]), result, None, node)))
 
 
-def run_rate(ledger_url: str, tracking_uri: str | None, rate: float, seconds: float) -> dict[str, float]:
-    """Feed ``rate`` trials/s for ``seconds`` into a recorder; how each part kept up."""
+def run_rate(ledger_url: str, server, rate: float, seconds: float, lanes: int = 1, batch: bool = True,
+             max_lag: float = 30.0) -> dict[str, float]:
+    """Feed ``rate`` trials/s for ``seconds`` into a recorder (MLflow through ``server`` unless None, on
+    ``lanes`` threads, ``batch``ing a trial's waiting writes); how each part kept up."""
     from searchsvc.run.protocol import Bundle
     from searchsvc.run.recorder import TrialRecorder
     from searchsvc.stores.lease import Lease
@@ -64,40 +70,50 @@ def run_rate(ledger_url: str, tracking_uri: str | None, rate: float, seconds: fl
     n = max(1, int(rate * seconds))
     ledger = get_ledger(ledger_url)
     sweep_id = f"sat-{secrets.token_hex(4)}"
-    tracker = get_tracker(tracking_uri) if tracking_uri else None
+    tracker = get_tracker(server.url) if server else None
     parent = tracker.start_sweep("saturation", sweep_id, {}, {}) if tracker else None
     spec = parse_spec(SPEC.format(trials=n))
     lease = Lease(sweep_id)
     ledger.create_sweep(sweep_id, spec, lease, mlflow_run_id=parent)
-    recorder = TrialRecorder(ledger, tracker, parent, lease, spec, {}, on_lease_lost=lambda lost: None)
+    recorder = TrialRecorder(ledger, tracker, parent, lease, spec, {}, on_lease_lost=lambda lost: None,
+                             mlflow_lanes=lanes, mlflow_batch=batch)
     reports = [synthetic_reports(k) for k in range(n)]
+    trials = [SimpleNamespace(trial_id=f"t{k}", config=Bundle((k,)).to_tune(), error_file=None) for k in range(n)]
     callback_cpu = 0.0
+    server_cpu = _server_cpu(server)
     started = time.monotonic()
-    for k in range(n):  # the controller thread, as Tune calls the callbacks
+    for k, trial in enumerate(trials):  # the controller thread, as Tune calls the callbacks
         time.sleep(max(0.0, started + k / rate - time.monotonic()))
-        trial = SimpleNamespace(trial_id=f"t{k}", config=Bundle((k,)).to_tune(), error_file=None)
         cpu = time.thread_time()
         recorder.on_trial_start(0, [], trial)
         recorder.on_trial_result(0, [], trial, reports[k][0])
         recorder.on_trial_result(0, [], trial, reports[k][1])
         callback_cpu += time.thread_time() - cpu
     fed = time.monotonic() - started
-    drained = _drained(recorder, started)
-    recording = recorder.close()
-    assert not recording.ledger_lost and not recording.mlflow_missing, recording
-    out = {"offered": n / fed, "callback_ms": callback_cpu / n * 1000,
-           "writer_cpu_ms": recording.cpu_seconds / n * 1000}
-    for part, done in drained.items():  # sustained: what was done per second of feeding (and of lagging behind)
-        out[f"{part}_rate"], out[f"{part}_lag"] = n / max(done, fed), max(0.0, done - fed)
+    drained = _drained(recorder, started, fed + max_lag)
+    recording = recorder.close(mlflow_timeout_s=0.0 if len(drained) < 1 + bool(server) else None)
+    assert not recording.ledger_lost, recording
+    done = n - len(recording.mlflow_missing)  # trials MLflow took whole
+    out = {"offered": n / fed, "callback_ms": callback_cpu / n * 1000, "load": os.getloadavg()[0],
+           "ledger_cpu_ms": recorder.ledger.cpu_seconds / n * 1000}
+    if server:
+        out["mlflow_cpu_ms"] = recorder.mlflow.cpu_seconds / done * 1000
+        out["server_cpu_ms"] = (_server_cpu(server) - server_cpu) / done * 1000
+    for part in ("ledger", "mlflow") if server else ("ledger",):  # sustained: done per second of feeding and lag
+        if part in drained:
+            out[f"{part}_rate"], out[f"{part}_lag"] = n / max(drained[part], fed), max(0.0, drained[part] - fed)
+        else:  # still behind at --max-lag: what it had done by then
+            out[f"{part}_rate"], out[f"{part}_lag"] = done / (fed + max_lag), max_lag
     ledger.close()
     return out
 
 
-def _drained(recorder, started: float) -> dict[str, float]:
-    """Seconds from the feed's start until each writer had handled all it was given (polled every 10 ms)."""
+def _drained(recorder, started: float, give_up: float) -> dict[str, float]:
+    """Seconds from the feed's start until each writer had handled all it was given (polled every 10 ms), for
+    those done within ``give_up`` seconds of the start."""
     writers = {"ledger": recorder.ledger, **({"mlflow": recorder.mlflow} if recorder.mlflow else {})}
     done: dict[str, float] = {}
-    while len(done) < len(writers):
+    while len(done) < len(writers) and time.monotonic() - started < give_up:
         for part, writer in writers.items():
             if part not in done and writer.idle:
                 done[part] = time.monotonic() - started
@@ -105,13 +121,37 @@ def _drained(recorder, started: float) -> dict[str, float]:
     return done
 
 
+def _server_cpu(server) -> float:
+    """CPU seconds so far of the MLflow server's processes (from /proc)."""
+    if server is None:
+        return 0.0
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        stats[int(entry.name)] = int(fields[1]), int(fields[11]) + int(fields[12])  # ppid, utime + stime
+    tree, grew = {server.process.pid}, True
+    while grew:
+        children = {pid for pid, (ppid, _) in stats.items() if ppid in tree} - tree
+        tree, grew = tree | children, bool(children)
+    return sum(stats[pid][1] for pid in tree if pid in stats) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rates", type=float, nargs="+", default=[5, 10, 20, 40, 80],
+    parser.add_argument("--rates", type=float, nargs="+", default=[10, 25, 50, 100],
                         help="trials/s fed to the whole path, ledger and MLflow")
-    parser.add_argument("--ledger-rates", type=float, nargs="+", default=[100, 200, 400, 800],
+    parser.add_argument("--lanes", type=int, nargs="+", default=[4],
+                        help="MLflow writer threads of the new writer, each compared with the old writer")
+    parser.add_argument("--ledger-rates", type=float, nargs="+", default=[250, 500, 1000],
                         help="trials/s fed to the path without MLflow (the ledger's own limit, past MLflow's)")
     parser.add_argument("--seconds", type=float, default=8.0, help="how long each rate is fed")
+    parser.add_argument("--max-lag", type=float, default=20.0,
+                        help="seconds a writer behind is waited for once the feed ends (its rate: what it did)")
     args = parser.parse_args()
 
     import mlflow
@@ -120,20 +160,32 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="searchsvc-saturation-"))
     with scratch_database("searchsvc_saturation") as url:
-        server = MlflowServer(url, tmp).start()
-        print(f"ledger: PostgreSQL {url}; MLflow {mlflow.__version__} server {server.url} (1 worker) on the same "
-              f"database; each trial: start, an epoch report, a final report ({EPOCHS} epochs); {args.seconds:g} s a rate")
-        print(f"{'offered/s':>10} {'callback ms':>12} {'ledger/s':>9} {'lag s':>6} {'mlflow/s':>9} {'lag s':>6} "
-              f"{'writers CPU ms':>15}")
+        server = MlflowServer(url, tmp, workers=None).start()
+        print(f"ledger: PostgreSQL {url}; MLflow {mlflow.__version__} server {server.url} (its default workers) on "
+              f"the same database; each trial: start, an epoch report, a final report ({EPOCHS} epochs); "
+              f"{args.seconds:g} s a rate; {os.cpu_count()} cores; load = 1-min load average after the rate")
+        print("CPU ms: per trial, of the ledger's writer, of MLflow's writers, of the MLflow server's processes")
+        print(f"{'writer':>14} {'offered/s':>10} {'callback ms':>12} {'ledger/s':>9} {'lag s':>6} {'mlflow/s':>9} "
+              f"{'lag s':>6} {'ledger CPU':>11} {'writer CPU':>11} {'server CPU':>11} {'load':>5}")
+        writers = [("old", 1, False)] + [(f"{lanes} lanes", lanes, True) for lanes in args.lanes]
         try:
-            run_rate(url, server.url, 5, 2)  # warm: MLflow's first requests, the tables
-            for rate, tracking in [(r, server.url) for r in args.rates] + [(r, None) for r in args.ledger_rates]:
-                r = run_rate(url, tracking, rate, args.seconds)
-                mlflow_part = f"{r['mlflow_rate']:>9.1f} {r['mlflow_lag']:>6.2f}" if tracking else f"{'-':>9} {'-':>6}"
-                print(f"{r['offered']:>10.1f} {r['callback_ms']:>12.3f} {r['ledger_rate']:>9.1f} "
-                      f"{r['ledger_lag']:>6.2f} {mlflow_part} {r['writer_cpu_ms']:>15.2f}", flush=True)
+            run_rate(url, server, 5, 2)  # warm: MLflow's first requests, the tables
+            runs = [(r, w) for r in args.rates for w in writers] + [(r, None) for r in args.ledger_rates]
+            for rate, writer in runs:
+                name, lanes, batch = writer or ("ledger only", 1, True)
+                r = run_rate(url, server if writer else None, rate, args.seconds, lanes, batch, args.max_lag)
+                if writer:
+                    lag = f"{'>' if r['mlflow_lag'] >= args.max_lag else ''}{r['mlflow_lag']:.2f}"
+                    mlflow_part = f"{r['mlflow_rate']:>9.1f} {lag:>6}"
+                    cpu = f"{r['mlflow_cpu_ms']:>11.1f} {r['server_cpu_ms']:>11.1f}"
+                else:
+                    mlflow_part, cpu = f"{'-':>9} {'-':>6}", f"{'-':>11} {'-':>11}"
+                print(f"{name:>14} {r['offered']:>10.1f} {r['callback_ms']:>12.3f} {r['ledger_rate']:>9.1f} "
+                      f"{r['ledger_lag']:>6.2f} {mlflow_part} {r['ledger_cpu_ms']:>11.2f} {cpu} {r['load']:>5.1f}",
+                      flush=True)
         finally:
             server.kill()
+
 
 if __name__ == "__main__":
     main()

@@ -85,7 +85,7 @@ COVERED_BY = {
     "searchsvc/run/jobs.py": ["tests/cluster/test_cluster.py", "tests/searchsvc/run/test_unreachable.py"],
     "searchsvc/run/progress.py": ["tests/searchsvc/cli/test_cli.py"],
     "searchsvc/run/protocol.py": ["tests/searchsvc/run/test_worker.py", "tests/searchsvc/run/test_bundles.py"],
-    "searchsvc/run/writers.py": ["tests/searchsvc/run/test_recorder.py"],
+    "searchsvc/run/writers.py": ["tests/searchsvc/run/test_writers.py", "tests/searchsvc/run/test_recorder.py"],
     "searchsvc/stores/mlflow_sql.py": ["tests/searchsvc/stores/test_tracking.py"],
     "searchsvc/stores/records.py": ["tests/searchsvc/stores/test_ledger.py"],
     "searchsvc/stores/schema.py": ["tests/searchsvc/stores/test_ledger.py", "tests/searchsvc/run/test_first_use.py"],

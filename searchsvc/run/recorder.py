@@ -1,7 +1,8 @@
 """Records trials into the ledger and MLflow as Ray Tune reports them, off the training path.
 
-The Tune callback only updates in-memory state and queues writes; two threads perform them
-(:mod:`searchsvc.run.writers`): the ledger's rows, and MLflow's runs. So the controller loop never waits on
+The Tune callback only updates in-memory state and queues writes; writer threads perform them
+(:mod:`searchsvc.run.writers`): one the ledger's rows, and MLflow's runs ``TRACKING_LANES`` at once to a
+tracking server (one to a local store). So the controller loop never waits on
 a database, and the system of record never waits on the dashboard. Every ledger write carries the
 driver's lease, and an MLflow write is made only while the lease surely holds: a driver that lost its
 sweep to another writes nothing more (:mod:`searchsvc.stores.lease`).
@@ -13,7 +14,8 @@ A trial's MLflow run is created at its first report (its epochs so far, or its r
 trial's real start time: a short trial's whole run is written at once (one transaction where the store
 allows, see :meth:`searchsvc.stores.tracking.Tracker.record_trial`), and a long one shows up in the dashboard
 within ``report_every_s``. A trial whose run MLflow missed (the server was down) is written whole from
-its record once MLflow answers again; the ones still missing at the end are in :class:`Recording`.
+its record once MLflow answers again; the ones still missing at the end are in :class:`Recording`. A
+trial's writes that wait together (MLflow is behind) go as one: its whole run at once, where it ended.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ray.tune import Callback, Stopper
 
@@ -38,6 +40,10 @@ from searchsvc.stores.tracking import Tracker
 from searchsvc.sweep.spec import SweepSpec
 
 
+#: MLflow writer threads for a tracking server: requests in flight at once (its default workers are 4)
+TRACKING_LANES = 4
+
+
 @dataclass
 class _TrialState:
     record: TrialRecord
@@ -50,6 +56,14 @@ class _TrialState:
 
     def row(self) -> TrialRecord:
         return replace(self.record, mlflow_run_id=self.run_id)
+
+
+class _RunWrite(NamedTuple):
+    """A part of a trial's MLflow run: its epochs not logged yet and, when ``final``, its end as ``record``."""
+
+    record: TrialRecord
+    epochs: tuple[EpochMetrics, ...]
+    final: bool
 
 
 @dataclass(frozen=True)
@@ -107,11 +121,13 @@ class TrialRecorder(DriverCallback):
 
     def __init__(self, ledger: Ledger, tracker: Tracker | None, parent_run_id: str | None, lease: Lease,
                  spec: SweepSpec, recorded: Mapping[int, TrialRecord], on_lease_lost: Callable[[LeaseLost], None],
-                 stopping: LiveStopping | None = None, on_out_of_memory: Callable[[int], None] = lambda k: None) -> None:
+                 stopping: LiveStopping | None = None, on_out_of_memory: Callable[[int], None] = lambda k: None,
+                 mlflow_lanes: int | None = None, mlflow_batch: bool = True) -> None:
         """``recorded``: the ledger rows of the trials to run that ran before (their config, attempts and MLflow
         runs carry over); ``on_lease_lost``: called once, from a writer's thread, when the lease is lost;
         ``stopping``: the sweep's early termination (:mod:`searchsvc.run.stopping`), which decides when a
-        trial's end is recorded, and how."""
+        trial's end is recorded, and how; ``mlflow_lanes``, ``mlflow_batch``: the MLflow writer's threads
+        (by default as the store suits) and whether a trial's waiting writes go as one."""
         self.stopping = stopping
         self.on_out_of_memory = on_out_of_memory
         self.out_of_memory = 0  # infra failures that were the GPU's memory running out
@@ -124,8 +140,11 @@ class TrialRecorder(DriverCallback):
         self.trials: dict[int, _TrialState] = {}  # the trials started in this run of the sweep
         self.running: dict[str, int] = {}  # Tune trial id → the index of the bundle's trial that runs now
         self.ledger = LedgerWriter(lambda rows: ledger.upsert_trials(rows, lease), self._lost)
-        self.mlflow = TrackingWriter(tracker.ping, self._backfill, self._holds_lease) if tracker and parent_run_id \
-            else None
+        self.mlflow: TrackingWriter[_RunWrite] | None = None
+        if tracker and parent_run_id:
+            lanes = mlflow_lanes or (TRACKING_LANES if tracker.location.is_server else 1)
+            self.mlflow = TrackingWriter(tracker.ping, self._write_run, self._backfill, self._holds_lease, lanes,
+                                         mlflow_batch)
 
     def state(self, k: int) -> _TrialState:
         """Trial ``k``'s state, made at its first start: from its recorded row, or new with the spec's config."""
@@ -202,10 +221,11 @@ class TrialRecorder(DriverCallback):
                          "again")
         return len(unfinished)
 
-    def close(self) -> Recording:
-        """Wait for every queued write; say what could not be written."""
+    def close(self, mlflow_timeout_s: float | None = None) -> Recording:
+        """Wait for every queued write (MLflow's at most ``mlflow_timeout_s``, by default ``CLOSE_S``); say what
+        could not be written."""
         if self.mlflow:
-            self.mlflow.close()
+            self.mlflow.close(mlflow_timeout_s)
         self.ledger.close()
         mlflow = self.mlflow
         return Recording(self.lease_lost, tuple(self.ledger.lost), self.ledger.error,
@@ -266,8 +286,7 @@ class TrialRecorder(DriverCallback):
         if not epochs and not final:
             return
         state.logged = max([state.logged, *(e.epoch for e in epochs)])
-        record = state.record
-        self.mlflow.submit(record.trial_index, lambda: self._write_run(state, record, epochs, final), final)
+        self.mlflow.submit(state.record.trial_index, _RunWrite(state.record, epochs, final), final)
 
     # -- the lease (writer threads)
     def _lost(self, lost: LeaseLost) -> None:
@@ -291,11 +310,13 @@ class TrialRecorder(DriverCallback):
         return True
 
     # -- helpers (MLflow writer thread)
-    def _write_run(self, state: _TrialState, record: TrialRecord, epochs: tuple[EpochMetrics, ...],
-                   final: bool) -> None:
-        """Epochs (and, when ``final``, the results, tags and end status) into the trial's run, which is
-        created at its first report: one MLflow run per trial, ever (a re-run continues in it)."""
-        tracker = self.tracker
+    def _write_run(self, k: int, parts: list[_RunWrite]) -> None:
+        """Trial ``k``'s parts, in order, as one: epochs (and, when the last is ``final``, the results, tags and
+        end status) into the trial's run, which is created at its first write: one MLflow run per trial, ever
+        (a re-run continues in it)."""
+        state, tracker = self.trials[k], self.tracker
+        record, final = parts[-1].record, parts[-1].final
+        epochs = tuple(e for part in parts for e in part.epochs)
         if state.run_id is None:
             if final:  # the first report is the last: the whole run at once
                 state.run_id = tracker.record_trial(self.parent_run_id, record, self.metric, epochs)

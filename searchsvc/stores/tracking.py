@@ -95,9 +95,15 @@ class Tracker:
     def start_trial(self, parent_run_id: str, trial: TrialRecord, metric: str,
                     epochs: Sequence[EpochMetrics] = ()) -> str:
         """Create the trial's run, RUNNING, with its params and its epochs so far; return its id."""
+        return self._create_trial(parent_run_id, trial, _epoch_rows(epochs, metric))
+
+    def _create_trial(self, parent_run_id: str, trial: TrialRecord, rows: list[tuple[str, float, int]],
+                      tags: Mapping[str, str] | None = None) -> str:
+        """The trial's run with its tags (and ``tags``), then its params and ``rows`` in as few batches as fit."""
         run = self.client.create_run(self._experiment(parent_run_id)[0], start_time=_millis(trial.started_at),
-                                     run_name=_trial_run_name(trial), tags=_trial_tags(parent_run_id, trial))
-        self.log(run.info.run_id, params=trial.config, rows=_epoch_rows(epochs, metric))
+                                     run_name=_trial_run_name(trial),
+                                     tags={**_trial_tags(parent_run_id, trial), **(tags or {})})
+        self.log(run.info.run_id, params=trial.config, rows=rows)
         return run.info.run_id
 
     def log_epochs(self, run_id: str, epochs: Sequence[EpochMetrics], metric: str) -> None:
@@ -111,11 +117,12 @@ class Tracker:
     def record_trial(self, parent_run_id: str, trial: TrialRecord, metric: str, epochs: Sequence[EpochMetrics]) -> str:
         """A trial that ended before its first report: its whole run, created ended. In MLflow's SQL store
         in this process that is one transaction (:mod:`searchsvc.stores.mlflow_sql`), else, or if that fails, the
-        client's three calls. Returns the run id."""
+        client's three calls (the run with all its tags, one batch of params and metrics, its end). Returns the
+        run id."""
+        rows = _epoch_rows(epochs, metric) + _result_rows(trial, metric)
         if self._sql_store is not None:
             experiment_id, artifact_location = self._experiment(parent_run_id)
             stamp = int(time.time() * 1000)
-            rows = _epoch_rows(epochs, metric) + _result_rows(trial, metric)
             try:
                 return mlflow_sql.insert_finished_run(
                     self._sql_store, experiment_id=experiment_id, artifact_location=artifact_location,
@@ -127,8 +134,8 @@ class Tracker:
                 logging.getLogger(__name__).warning("MLflow: writing a run in one transaction failed, so runs go "
                                                     "through the client from now on: %s", e)
                 self._sql_store = None
-        run_id = self.start_trial(parent_run_id, trial, metric, epochs)
-        self.finish_trial(run_id, trial, metric)
+        run_id = self._create_trial(parent_run_id, trial, rows, _end_tags(trial))
+        self.end(run_id, run_status(trial.status))
         return run_id
 
     def backfill_trial(self, parent_run_id: str, trial: TrialRecord, metric: str, run_id: str | None) -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from searchsvc.cli import main
 from tests.builders import TINY
+from tests.searchsvc.servers import MlflowServer
 
 
 @pytest.fixture
@@ -37,6 +38,14 @@ def tiny_spec(tmp_path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(postgres_url, tmp_path_factory) -> str:
+    """A real `mlflow server` on loopback, on a PostgreSQL database of its own, for a module's tests: its URL."""
+    server = MlflowServer(postgres_url, tmp_path_factory.mktemp("mlflow")).start()
+    yield server.url
+    server.kill()
 
 
 @pytest.fixture(scope="module")

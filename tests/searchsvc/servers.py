@@ -17,9 +17,10 @@ from tests.cluster.native import free_port
 
 
 class MlflowServer:
-    def __init__(self, backend: str, root: Path) -> None:
+    def __init__(self, backend: str, root: Path, workers: int | None = 1) -> None:
+        """``workers``: the server's worker processes; None for MLflow's default."""
         self.backend = backend.replace("postgresql://", "postgresql+psycopg://")
-        self.root, self.port = root, free_port()
+        self.root, self.port, self.workers = root, free_port(), workers
         self.process: subprocess.Popen | None = None
 
     @property
@@ -31,7 +32,7 @@ class MlflowServer:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
              "--backend-store-uri", self.backend, "--artifacts-destination", str(self.root / "artifacts"),
-             "--workers", "1"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+             *(["--workers", str(self.workers)] if self.workers else [])], stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})  # as docker-compose.yml runs it
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

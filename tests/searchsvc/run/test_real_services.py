@@ -7,16 +7,6 @@ import json
 
 import pytest
 
-from tests.searchsvc.servers import MlflowServer
-
-
-@pytest.fixture(scope="module")
-def mlflow_server(postgres_url, tmp_path_factory):
-    server = MlflowServer(postgres_url, tmp_path_factory.mktemp("mlflow")).start()
-    yield server.url
-    server.kill()
-
-
 pytestmark = pytest.mark.usefixtures("ray_session")
 
 

@@ -1,9 +1,11 @@
-"""The recorder and the worker's reports, with fake Tune trials and a real MLflow store (SQLite): a
-trial's run is created at its first report, epochs arrive on the way, the final report closes it; a
-store that fails is written around, and MLflow gets what it missed once it answers again."""
+"""The recorder and the worker's reports, with fake Tune trials and a real MLflow store (SQLite, or a
+tracking server on PostgreSQL): a trial's run is created at its first report, epochs arrive on the way,
+the final report closes it; a store that fails is written around, and MLflow gets what it missed once it
+answers again; closing waits a bounded time for a server that stalls or is down."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -11,7 +13,7 @@ import pytest
 
 from experiments.results import EpochMetrics
 from searchsvc.run.protocol import EpochReport, FinalReport, to_tune
-from searchsvc.run.recorder import TrialRecorder
+from searchsvc.run.recorder import TRACKING_LANES, TrialRecorder
 from searchsvc.run.worker import Reporter, WorkerSettings, run_trial
 from searchsvc.status import TrialStatus
 from searchsvc.stores.ledger import get_ledger
@@ -19,6 +21,7 @@ from searchsvc.stores.records import Node
 from searchsvc.stores.tracking import get_tracker
 from tests.builders import epoch as _epoch
 from tests.builders import owned_sweep, result, sweep_spec, tune_trial
+from tests.cluster.native import free_port
 from tests.searchsvc.processes import wait_for
 
 NODE = Node("node-a", "host-a")
@@ -89,12 +92,12 @@ def stores(tmp_path):
     return ledger, tracker, parent, lease
 
 
-def _recorder(stores, tracker=None) -> TrialRecorder:
+def _recorder(stores, tracker=None, spec=SPEC) -> TrialRecorder:
     ledger, real, parent, lease = stores
-    return TrialRecorder(ledger, tracker or real, parent, lease, SPEC, {}, on_lease_lost=lambda lost: None)
+    return TrialRecorder(ledger, tracker or real, parent, lease, spec, {}, on_lease_lost=lambda lost: None)
 
 
-def _check_runs(stores, epochs_of: dict[int, int]) -> None:
+def _check_runs(stores, epochs_of: dict[int, int], spec=SPEC) -> None:
     """Each trial's one run: FINISHED, params, tags, every epoch once, the results; the ledger knows its id."""
     ledger, tracker, parent, _ = stores
     rows = {t.trial_index: t for t in ledger.trials("s")}
@@ -102,7 +105,7 @@ def _check_runs(stores, epochs_of: dict[int, int]) -> None:
     for k, epochs in epochs_of.items():
         run = tracker.client.get_run(rows[k].mlflow_run_id)
         assert run.info.status == "FINISHED"
-        assert run.data.params["units"] == str(SPEC.config(k)["units"]) and rows[k].config == SPEC.config(k)
+        assert run.data.params["units"] == str(spec.config(k)["units"]) and rows[k].config == spec.config(k)
         assert {t: run.data.tags[f"searchsvc.{t}"] for t in ("status", "attempts", "device", "trial_index", "host")} \
             == {"status": "ok", "attempts": "1", "device": "cpu", "trial_index": str(k), "host": "host-a"}
         history = tracker.client.get_metric_history(run.info.run_id, "val_accuracy")
@@ -139,6 +142,48 @@ def test_a_short_trial_costs_one_ledger_write_which_carries_its_run_id(stores, m
     recorder.close()
     (row,) = ledger.trials("s")
     assert saved == [[("ok", row.mlflow_run_id)]] and row.mlflow_run_id is not None
+
+
+def test_through_a_tracking_server_its_lanes_record_every_param_result_tag_and_curve_step(mlflow_server,
+                                                                                        tmp_path) -> None:
+    trials = 3 * TRACKING_LANES
+    ledger, tracker = get_ledger(f"sqlite:///{tmp_path / 'ledger.db'}"), get_tracker(mlflow_server)
+    parent = tracker.start_sweep("rec-server", "s", {}, {})
+    stores = ledger, tracker, parent, owned_sweep(ledger, "s", trials=trials, mlflow_run_id=parent)
+    recorder = _recorder(stores, spec=sweep_spec(trials))
+    for k in range(trials):  # odd trials report epochs on the way, even ones only their end
+        bundle = tune_trial(f"b{k}", [k])
+        recorder.on_trial_start(0, [], bundle)
+        if k % 2:
+            recorder.on_trial_result(0, [], bundle, to_tune(EpochReport(k, (_epoch(1), _epoch(2)))))
+        recorder.on_trial_result(0, [], bundle, _final(k, [3] if k % 2 else [1, 2, 3], 3))
+    recording = recorder.close()
+    assert (recording.ledger_lost, recording.mlflow_missing) == ((), ())
+    _check_runs(stores, dict.fromkeys(range(trials), 3), sweep_spec(trials))
+
+
+@pytest.mark.parametrize("server", ["stalls", "is down"])
+def test_closing_waits_a_bounded_time_for_a_server_that_stalls_or_is_down(server, tmp_path, monkeypatch) -> None:
+    """A stalled server takes requests and never answers; a down one refuses them. Either way closing returns
+    within ``CLOSE_S`` (here 2 s), with every trial in the ledger and named as missing from MLflow."""
+    monkeypatch.setattr("searchsvc.run.writers.CLOSE_S", 2.0)
+    with socket.socket() as listener:
+        port = free_port()
+        if server == "stalls":  # the kernel completes the connections; nobody reads them
+            listener.bind(("127.0.0.1", port))
+            listener.listen(64)
+        ledger = get_ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+        stores = ledger, get_tracker(f"http://127.0.0.1:{port}"), "parent", owned_sweep(ledger, "s", trials=6)
+        recorder = _recorder(stores, spec=sweep_spec(6))
+        bundle = tune_trial("b", list(range(6)))
+        recorder.on_trial_start(0, [], bundle)
+        for k in range(6):
+            recorder.on_trial_result(0, [], bundle, _final(k, [1], 1, following=k + 1 if k < 5 else None))
+        started = time.monotonic()
+        recording = recorder.close()
+        assert time.monotonic() - started < 2.0 + 3  # a down server: refused at once, or after the client's retries
+    assert recording.mlflow_missing == tuple(range(6)) and recording.ledger_lost == ()
+    assert [t.status for t in ledger.trials("s")] == ["ok"] * 6
 
 
 class FlakyTracker:
