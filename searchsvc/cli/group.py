@@ -62,9 +62,9 @@ def main() -> None:
 def entry() -> None:
     """The process's entry point (``searchsvc``, ``python -m searchsvc``): :func:`main`, then an exit that
     does not wait on the interpreter's teardown. A process that ran a sweep holds torch, Ray and MLflow,
-    whose teardown takes seconds after the work is done; what must happen at exit does: the threads that
-    are not daemons are joined, the embedded Ray is stopped, the ``atexit`` handlers run and the output
-    is flushed, as at a normal exit. Only the freeing of every object is skipped, so an open file must be
+    whose teardown takes seconds after the work is done; what must happen at exit does, as at a normal
+    exit: the threads that are not daemons are joined, the embedded Ray is stopped, the ``atexit`` handlers
+    run and the output is flushed. Only the freeing of every object is skipped, so an open file must be
     closed, as searchsvc's are, by the code that opened it."""
     import atexit
     import threading
@@ -74,9 +74,7 @@ def entry() -> None:
         code = 0
     except SystemExit as e:
         code = e.code
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
+    threading._shutdown()  # as the interpreter's exit begins: thread pools told to end, other threads joined
     if "ray" in sys.modules:
         from searchsvc.run.cluster import stop
 
