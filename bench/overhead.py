@@ -40,6 +40,8 @@ recording, measured directly.
     python bench/overhead.py --trials 128 --epochs 16 --repeat 6 --skip bundle-1 tune optuna
                                                                   # recording's cost (about 40 minutes)
     python bench/overhead.py --trials 128 --epochs 1 --repeat 3   # ~0.14 s trials (about 11 minutes)
+    python bench/overhead.py --trials 4 --epochs 1 --samples 400 --skip tune optuna bundle-1
+                                                                  # that it runs (about 2 minutes)
 """
 
 from __future__ import annotations
@@ -142,8 +144,11 @@ def run_searchsvc(args: argparse.Namespace, home: Path, record: bool, bundle: in
 
 
 def _unrecorded_ledger(url: str):
-    """A ledger whose trial updates stay in memory: the sweep's rows are created (``submit`` does that
-    before any trial runs), nothing the trials report is written."""
+    """A ledger whose trial rows stay in memory: the sweep's row and its lease are written (``submit`` writes
+    them before any trial runs, the heartbeat renews the lease), nothing the trials report is."""
+    from collections import Counter
+
+    from searchsvc.status import TrialStatus
     from searchsvc.stores.ledger import Ledger
 
     class UnrecordedLedger(Ledger):
@@ -151,12 +156,17 @@ def _unrecorded_ledger(url: str):
             super().__init__(url)
             self.kept: dict[tuple[str, int], object] = {}
 
-        def upsert_trials(self, trials: list) -> None:
-            super().upsert_trials([t for t in trials if t.status == "pending"])
-            self.kept.update({(t.sweep_id, t.trial_index): t for t in trials if t.status != "pending"})
+        def upsert_trials(self, trials: list, lease: object) -> None:
+            self.kept.update({(t.sweep_id, t.trial_index): t for t in trials})
 
-        def trials(self, sweep_id: str) -> list:
-            return [self.kept.get((sweep_id, t.trial_index), t) for t in super().trials(sweep_id)]
+        def trials(self, sweep_id: str, indices: list[int] | None = None) -> list:
+            return sorted((t for (s, k), t in self.kept.items() if s == sweep_id and (indices is None or k in indices)),
+                          key=lambda t: t.trial_index)
+
+        def status_counts(self, sweep: object) -> Counter:
+            counts = Counter(t.status for t in self.trials(sweep.sweep_id))
+            counts[TrialStatus.PENDING] += sweep.trials - sum(counts.values())
+            return +counts
 
     return UnrecordedLedger(url)
 

@@ -102,6 +102,22 @@ def summarize_on_dashboard(sweep_id: str, ledger: Ledger, tracker: Any) -> None:
 DASHBOARD_FIGURES = ("efficiency", "expected_best")
 
 
+def warm_up_summary() -> None:
+    """What :func:`summarize_on_dashboard` loads on first use, loaded ahead, while a sweep's last trials run: the
+    analysis, matplotlib and its fonts (a first figure's text), the seconds that would otherwise follow the last."""
+    import io
+
+    from analysis import pipeline, plots  # noqa: F401 - loaded, not used
+    from matplotlib.backends import backend_svg  # noqa: F401
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1))
+    FigureCanvasAgg(fig)
+    fig.text(0.5, 0.5, "s")
+    fig.savefig(io.BytesIO(), format="png")
+
+
 def _frame(db: Ledger, sweep_id: str, metric: str) -> Any:
     frame = trials_frame(db, sweep_id)
     return frame if metric in NOISE_METRICS else frame.drop(columns=["val_n", "test_n"])

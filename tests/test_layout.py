@@ -74,7 +74,7 @@ COVERED_BY = {
     "searchsvc/errors.py": ["tests/searchsvc/cli/test_input_refusals.py"],
     "searchsvc/exports.py": ["tests/test_layout.py"],
     "searchsvc/home.py": ["tests/searchsvc/run/test_submit.py"],
-    "searchsvc/cli/analysis.py": ["tests/searchsvc/cli/test_analyze_cli.py", "tests/searchsvc/run/test_submit.py"],
+    "searchsvc/cli/analysis.py": ["tests/searchsvc/cli/test_analyze_cli.py", "tests/searchsvc/cli/test_ui.py"],
     "searchsvc/cli/group.py": ["tests/searchsvc/cli/test_cli.py"],
     "searchsvc/cli/records.py": ["tests/searchsvc/run/test_submit.py", "tests/searchsvc/run/test_ownership.py"],
     "searchsvc/cli/running.py": ["tests/searchsvc/cli/test_input_refusals.py", "tests/searchsvc/run/test_ownership.py"],

@@ -7,6 +7,6 @@ it, so that ``searchsvc --help`` loads no heavy package. Never Ray, SQLAlchemy o
 """
 
 from searchsvc.cli import analysis, records, running  # noqa: F401 - each registers its commands on the group
-from searchsvc.cli.group import cli, main
+from searchsvc.cli.group import cli, entry, main
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "entry", "main"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -163,5 +164,60 @@ def ui(tracking_uri: str | None, host: str, port: int) -> None:
 
     click.echo(f"MLflow UI for {uri} on http://{host}:{port}/#/{UI_TRAINING_VIEW} (Ctrl-C stops it)", err=True)
     sys.stdout.flush()
-    os.execvp(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-                               "--host", host, "--port", str(port)])
+    # MLflow's GenAI job runner (huey, three processes) serves nothing searchsvc records, as in docker-compose.yml
+    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **os.environ}
+    code = _serve([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port",
+                   str(port)], env)
+    if code:
+        sys.exit(code)
+
+
+#: seconds the dashboard's processes have to end after SIGTERM, before SIGKILL
+UI_STOP_S = 10.0
+
+
+def _serve(command: list[str], env: dict[str, str]) -> int:
+    """Run ``command`` in a process group of its own until it ends, or until this process is stopped (Ctrl-C,
+    SIGTERM): then the whole group, every process it started, gets SIGTERM, and SIGKILL after UI_STOP_S."""
+    import signal
+    import subprocess
+
+    child = subprocess.Popen(command, env=env, start_new_session=True)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        return child.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _stop_group(child)
+
+
+def _stop_group(child: Any) -> None:
+    """SIGTERM to the group led by ``child``; SIGKILL to what is left of it after UI_STOP_S."""
+    import contextlib
+    import signal
+    import subprocess
+    import time
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + UI_STOP_S
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        child.wait(UI_STOP_S)
+    while _group_lives(child.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)
+
+
+def _group_lives(group: int) -> bool:
+    """Whether a process of that process group still runs (one that exited and awaits its parent's wait does not)."""
+    from pathlib import Path
+
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _, pgrp = stat.read_text().rpartition(")")[2].split()[:3]
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        if int(pgrp) == group and state != "Z":
+            return True
+    return False

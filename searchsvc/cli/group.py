@@ -57,3 +57,33 @@ def main() -> None:
         click.echo(f"error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
                    "(set SEARCHSVC_DEBUG=1 for the traceback)", err=True)
         sys.exit(1)
+
+
+def entry() -> None:
+    """The process's entry point (``searchsvc``, ``python -m searchsvc``): :func:`main`, then an exit that
+    does not wait on the interpreter's teardown. A process that ran a sweep holds torch, Ray and MLflow,
+    whose teardown takes seconds after the work is done; what must happen at exit does, as at a normal
+    exit: the threads that are not daemons are joined, the embedded Ray is stopped, the ``atexit`` handlers
+    run and the output is flushed. Only the freeing of every object is skipped, so an open file must be
+    closed, as searchsvc's are, by the code that opened it."""
+    import atexit
+    import threading
+
+    try:
+        main()
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    threading._shutdown()  # as the interpreter's exit begins: thread pools told to end, other threads joined
+    if "ray" in sys.modules:
+        from searchsvc.run.cluster import stop
+
+        stop()
+    if not isinstance(code, int):  # sys.exit("message"), as the interpreter prints it
+        if code is not None:
+            print(code, file=sys.stderr)
+        code = 0 if code is None else 1
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

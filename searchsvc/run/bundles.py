@@ -63,14 +63,16 @@ class BundleSearcher(Searcher):
     def __init__(self, queue: TrialQueue, capacity: Callable[..., Capacity], size: int | None, max_restarts: int,
                  recorded: Mapping[int, dict[str, object]] | None = None,
                  on_give_up: Callable[[int], None] = lambda k: None,
-                 gpu_need: Callable[[int], int] | None = None) -> None:
+                 gpu_need: Callable[[int], int] | None = None,
+                 on_drained: Callable[[], None] = lambda: None) -> None:
         """``size``: trials per bundle, or ``None`` for factoring; ``recorded``: configs of trials that ran before;
         ``gpu_need``: a trial's estimated GPU memory in bytes, with which ``capacity(need, grown)`` sizes its GPU
-        share (the bundle's: that of its largest trial); asked only where trials take a GPU share."""
+        share (the bundle's: that of its largest trial); asked only where trials take a GPU share;
+        ``on_drained``: called once, as the last trial is handed out (the sweep's last trials run)."""
         super().__init__()
         self.gpu_need = gpu_need
         self.grown: Counter[int] = Counter()  # trials that ran out of GPU memory: doublings of their share
-        self.capacity, self.on_give_up = capacity, on_give_up
+        self.capacity, self.on_give_up, self.on_drained = capacity, on_give_up, on_drained
         self.pending = queue
         self.size, self.max_restarts = size, max_restarts
         self.recorded = recorded or {}
@@ -92,6 +94,9 @@ class BundleSearcher(Searcher):
         bundle = self.pending.take(self.next_size(capacity.slots))
         self.bundles[trial_id] = bundle
         self.handed_out += 1
+        if not len(self.pending):
+            self.on_drained()
+            self.on_drained = lambda: None
         configs = {k: self.recorded[k] for k in bundle if k in self.recorded}
         share = capacity.gpu_share
         if self.gpu_need and share:  # the bundle runs its trials in one worker: the share of its largest

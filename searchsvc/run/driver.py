@@ -242,7 +242,8 @@ def execute(run: SweepRun) -> SweepOutcome:
     # keep neighbours running side by side (a big bundle's later trials would wait on a whole other bundle)
     size = (1 if spec.early_terminate is not None else None) if spec.bundle == "auto" else spec.bundle
     searcher = BundleSearcher(TrialQueue(run.todo, len(run.todo)), run.cluster.capacity, size, MAX_INFRA_RESTARTS,
-                              recorded=recorded, gpu_need=gpu_need)
+                              recorded=recorded, gpu_need=gpu_need,
+                              on_drained=_warm_up_summary if _summarized(run) else lambda: None)
     recorder = TrialRecorder(run.ledger, run.tracker, run.parent_run_id, run.lease, spec, run.recorded,
                              on_lease_lost=lambda lost: cancel.set(), stopping=stopping, on_out_of_memory=searcher.grow)
     searcher.on_give_up = recorder.give_up
@@ -342,7 +343,7 @@ def _finish(run: SweepRun, recording: Any, lost: list[LeaseLost], stopped: bool,
     status = (SweepStatus.FAILED if lost_rows or sweep is None else SweepStatus.COMPLETED if not unresolved else
               SweepStatus.CANCELLED if stopped else SweepStatus.FAILED)
     mlflow_up = tracker is not None and run.parent_run_id is not None and not recording.mlflow_down
-    if status == SweepStatus.COMPLETED and mlflow_up and run.spec.strategy == "random" and lease.fresh():
+    if status == SweepStatus.COMPLETED and mlflow_up and _summarized(run) and lease.fresh():
         _summarize_on_dashboard(run)  # first: who waits on the ledger then finds it on the run
     try:
         status = ledger.release(lease, status)  # cancelled, if a cancel came while the records closed
@@ -367,6 +368,23 @@ def _finish(run: SweepRun, recording: Any, lost: list[LeaseLost], stopped: bool,
         except Exception as e:  # noqa: BLE001 - `resume` closes it from the ledger
             outcome = replace(outcome, mlflow_error=outcome.mlflow_error or str(e).strip().splitlines()[0])
     return outcome
+
+
+def _summarized(run: SweepRun) -> bool:
+    """Whether the sweep's run gets the analysis's summary when the sweep completes."""
+    return run.tracker is not None and run.parent_run_id is not None and run.spec.strategy == "random"
+
+
+def _warm_up_summary() -> None:
+    """The summary's packages loaded while the last trials run, in a thread of its own: off the sweep's end (a
+    failure here is the summary's to report)."""
+    from searchsvc.analyze import warm_up_summary
+
+    def warm_up() -> None:
+        with contextlib.suppress(Exception):
+            warm_up_summary()
+
+    threading.Thread(target=warm_up, name="searchsvc-summary-warm-up", daemon=True).start()
 
 
 def _summarize_on_dashboard(run: SweepRun) -> None:

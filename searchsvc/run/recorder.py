@@ -338,7 +338,7 @@ class TrialRecorder(DriverCallback):
         """Trial ``k``'s run as its record says, after MLflow missed some of its writes."""
         state = self.state(k)
         if state.run_id is None:
-            state.run_id = self.tracker.trial_run_ids(self.parent_run_id).get(k)
+            state.run_id = self.tracker.trial_run_id(self.parent_run_id, k)
         state.run_id = self.tracker.backfill_trial(self.parent_run_id, state.record, self.metric, state.run_id)
         state.run_open = False
         self._save(state)

@@ -200,18 +200,21 @@ class Tracker:
         """A resumed trial or sweep continues in its existing run (one run per trial, ever)."""
         self.client.update_run(run_id, status="RUNNING")
 
-    def runs_of_sweep(self, parent_run_id: str) -> list:
-        """The sweep's parent run and all its trial runs, every page of MLflow's search."""
+    def runs_of_sweep(self, parent_run_id: str, tags: Mapping[str, str] | None = None) -> list:
+        """The sweep's parent run and all its trial runs (those with these ``tags`` too, if given), through every
+        page of MLflow's search, however many. MLflow pages by offset, so a run created meanwhile can come
+        twice (never be missed): each run is kept once."""
         parent = self.client.get_run(parent_run_id)
+        tags = {SWEEP_ID: parent.data.tags[SWEEP_ID], **(tags or {})}
         query = dict(experiment_ids=[parent.info.experiment_id], max_results=SEARCH_PAGE,
-                     filter_string=f"tags.`{SWEEP_ID}` = '{parent.data.tags[SWEEP_ID]}'")
-        runs, token = [], None
+                     filter_string=" and ".join(f"tags.`{key}` = '{value}'" for key, value in tags.items()))
+        runs, token = {}, None
         while True:
             page = self.client.search_runs(**query, page_token=token)
-            runs.extend(page)
+            runs.update((r.info.run_id, r) for r in page)
             token = page.token
             if not token:
-                return runs
+                return list(runs.values())
 
     def trial_runs(self, parent_run_id: str) -> dict[int, TrialRun]:
         """The sweep's trial runs by trial index."""
@@ -221,6 +224,11 @@ class Tracker:
 
     def trial_run_ids(self, parent_run_id: str) -> dict[int, str]:
         return {k: run.run_id for k, run in self.trial_runs(parent_run_id).items()}
+
+    def trial_run_id(self, parent_run_id: str, k: int) -> str | None:
+        """Trial ``k``'s run, if MLflow has one: a search of that trial's runs, not of the whole sweep's."""
+        runs = self.runs_of_sweep(parent_run_id, {TRIAL_INDEX: str(k), KIND: "trial"})
+        return runs[0].info.run_id if runs else None
 
     def kill(self, run_id: str) -> None:
         """Close a run that was left RUNNING (its trial did not finish) as KILLED."""
@@ -255,7 +263,7 @@ def run_status(status: TrialStatus | SweepStatus) -> str:
 
 #: searchsvc's tags on its runs: which sweep, which trial, what kind of run, and the status it ended with
 SWEEP_ID, TRIAL_INDEX, KIND, STATUS = "searchsvc.sweep_id", "searchsvc.trial_index", "searchsvc.kind", "searchsvc.status"
-#: runs per page of MLflow's search (its largest page)
+#: runs per page of MLflow's search (its largest page); a sweep's runs are read page by page, however many
 SEARCH_PAGE = 50000
 
 

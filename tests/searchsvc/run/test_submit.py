@@ -238,41 +238,6 @@ def test_validate_shows_each_trials_size_and_a_memory_limit_refuses_the_sweep(ru
     assert not (searchsvc_home / "ledger.db").exists()
 
 
-def test_ui_serves_the_dashboard_on_searchsvcs_store(run, tiny_spec, tmp_path, searchsvc_home) -> None:
-    import os
-    import subprocess
-    import sys
-    import urllib.request
-
-    from tests.cluster.native import free_port, wait_for
-
-    code, out, err = run("submit", tiny_spec(2), "--json")
-    assert code == 0, err
-    port = free_port()
-    ui = subprocess.Popen([sys.executable, "-m", "searchsvc", "ui", "--port", str(port)], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, env={**os.environ, "SEARCHSVC_HOME": str(searchsvc_home)},
-                          start_new_session=True)
-    try:
-        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/"), 120, "the MLflow UI")
-        assert b"mlflow" in urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().lower()
-        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=10",
-                                      timeout=5).read().decode()
-        assert '"tiny"' in body  # the sweep's experiment, from searchsvc's own store
-    finally:
-        os.killpg(ui.pid, 15)
-        ui.wait(30)
-
-
-def _answers(url: str) -> bool:
-    import urllib.request
-
-    try:
-        urllib.request.urlopen(url, timeout=2).close()
-        return True
-    except OSError:
-        return False
-
-
 def test_the_end_of_submit_names_the_stores_by_address_and_the_next_step() -> None:
     from collections import Counter
 
