@@ -166,8 +166,9 @@ def ui(tracking_uri: str | None, host: str, port: int) -> None:
     sys.stdout.flush()
     # MLflow's GenAI job runner (huey, three processes) serves nothing searchsvc records, as in docker-compose.yml
     env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **os.environ}
+    # one worker: a personal dashboard over a local store (MLflow's default of 4 takes four times the start-up)
     code = _serve([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port",
-                   str(port)], env)
+                   str(port), "--workers", "1"], env)
     if code:
         sys.exit(code)
 
