@@ -161,7 +161,7 @@ def _continue(sweep_id: str, more: int, ledger: None | str | Ledger, launch: Lau
     try:
         if more:
             ledger.grow(lease, spec)
-            sweep = replace(sweep, spec=spec)
+            sweep = replace(sweep, document=spec.model_dump(mode="json"))
         data = load_data(spec)
         cluster = connect(spec, launch.address)
         tracker = _mend_mlflow(ledger, sweep, lease, launch.quiet)

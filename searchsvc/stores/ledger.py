@@ -23,7 +23,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -34,7 +34,9 @@ from searchsvc.stores.records import SweepRecord, TrialRecord, now
 from searchsvc.stores.locations import LedgerLocation
 from searchsvc.stores.schema import (aware, create_schema, dialect_insert, make_engine, sweeps_table, trial_record,
                                      trial_row, trials_table)
-from searchsvc.sweep.spec import SweepSpec
+
+if TYPE_CHECKING:
+    from searchsvc.sweep.spec import SweepSpec
 
 log = logging.getLogger(__name__)
 
@@ -262,8 +264,8 @@ class Ledger:
     def _sweep_record(self, row: Any) -> SweepRecord:
         values = aware(row)
         return SweepRecord(
-            sweep_id=values["sweep_id"], spec=SweepSpec.model_validate(values["spec"]), status=values["status"],
-            created_at=values["created_at"], mlflow_run_id=values["mlflow_run_id"],
+            sweep_id=values["sweep_id"], document=values["spec"], metric=values["metric"], mode=values["mode"],
+            status=values["status"], created_at=values["created_at"], mlflow_run_id=values["mlflow_run_id"],
             tracking_uri=values["tracking_uri"], finished_at=values["finished_at"], driver=values["driver"],
             heartbeat_at=values["heartbeat_at"], lease_left_s=values["lease_left_s"],
             cancel_requested=bool(values["cancel_requested"]), job_id=values["job_id"], cluster=values["cluster"])
