@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import resource
 import signal
 import sqlite3
 import subprocess
@@ -55,11 +56,19 @@ def load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def children_cpu() -> float:
+    """CPU seconds of this process's children that have ended (with the children they waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 class Command:
-    """``python -m searchsvc ARGS`` started now; its peak RSS read while it runs (Linux's VmHWM)."""
+    """``python -m searchsvc ARGS`` started now; its peak RSS read while it runs (Linux's VmHWM), and its CPU
+    seconds once it has ended (commands run one at a time)."""
 
     def __init__(self, *args: str, stdout: Path | None = None) -> None:
         self.args = args
+        self.cpu = -children_cpu()
         self.out = open(stdout, "w") if stdout else subprocess.DEVNULL  # noqa: SIM115 - closed in wait()
         self.launched = time.time()
         self.process = subprocess.Popen([sys.executable, "-m", "searchsvc", *args], stdout=self.out,
@@ -81,6 +90,7 @@ class Command:
         """Seconds from launch to exit; raises unless its exit status is in ``ok``."""
         _, err = self.process.communicate()
         seconds = time.time() - self.launched
+        self.cpu += children_cpu()
         if self.out is not subprocess.DEVNULL:
             self.out.close()
         if self.process.returncode not in ok:
@@ -88,8 +98,10 @@ class Command:
         return seconds
 
 
-def timed(*args: str, stdout: Path | None = None) -> float:
-    return Command(*args, stdout=stdout).wait()
+def timed(*args: str, stdout: Path | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds of a command."""
+    command = Command(*args, stdout=stdout)
+    return command.wait(), command.cpu
 
 
 def first_start(ledger, sweep_id: str, after: float = 0.0) -> float:
@@ -173,12 +185,13 @@ def main() -> None:
     print(f"first trial of {S} against {args.small} trials: {ratio:.2f}x (goal <= 2x: {'ok' if ratio <= 2 else 'MISSED'})")
 
     big = f"scale-{S}"
-    report(f"validate --show 1 ({S})", timed("validate", str(home / "scale.yaml"), "--show", "1"))
+    wall, cpu = timed("validate", str(home / "scale.yaml"), "--show", "1")
+    report(f"validate --show 1 ({S})", wall, "", f"{cpu:.2f} s CPU")
     for step, command in (("status", ("status", big)), ("show --json", ("show", big, "--json")), ("list", ("list",)),
                           ("export", ("export", big, "--out", str(home / "export" / "trials.csv"))),
                           ("analyze", ("analyze", big, "--out", str(home / "report")))):
-        seconds = timed(*command, stdout=home / f"{step.split()[0]}.out")
-        report(step, seconds, against(seconds, GOALS[step]) if step in GOALS else "")
+        seconds, cpu = timed(*command, stdout=home / f"{step.split()[0]}.out")
+        report(step, seconds, against(seconds, GOALS[step]) if step in GOALS else "", f"{cpu:.2f} s CPU")
 
     if args.skip_resume:
         return
