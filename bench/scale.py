@@ -74,17 +74,23 @@ class Command:
         self.process = subprocess.Popen([sys.executable, "-m", "searchsvc", *args], stdout=self.out,
                                         stderr=subprocess.PIPE, text=True)
         self.peak_kib = 0
+        self.rss: list[tuple[float, int]] = []  # (epoch seconds, KiB), every 0.1 s
         threading.Thread(target=self._watch, daemon=True).start()
 
     def _watch(self) -> None:
         status = Path(f"/proc/{self.process.pid}/status")
         while self.process.poll() is None:
             try:
-                line = next(x for x in status.read_text().splitlines() if x.startswith("VmHWM:"))
-                self.peak_kib = max(self.peak_kib, int(line.split()[1]))
-            except (OSError, StopIteration):
+                fields = dict(x.split(":", 1) for x in status.read_text().splitlines() if x.startswith("Vm"))
+                self.peak_kib = max(self.peak_kib, int(fields["VmHWM"].split()[0]))
+                self.rss.append((time.time(), int(fields["VmRSS"].split()[0])))
+            except (OSError, KeyError, ValueError):
                 return
             time.sleep(0.1)
+
+    def rss_mib(self, until: float) -> float:
+        """The largest RSS sampled up to ``until`` (epoch seconds), in MiB."""
+        return max((kib for at, kib in self.rss if at <= until), default=0) / 1024
 
     def wait(self, ok: tuple[int, ...] = (0,)) -> float:
         """Seconds from launch to exit; raises unless its exit status is in ``ok``."""
@@ -102,6 +108,10 @@ def timed(*args: str, stdout: Path | None = None) -> tuple[float, float]:
     """Wall and CPU seconds of a command."""
     command = Command(*args, stdout=stdout)
     return command.wait(), command.cpu
+
+
+def last_finish(ledger, sweep_id: str) -> float:
+    return max(t.finished_at.timestamp() for t in ledger.trials(sweep_id, epochs=False) if t.finished_at)
 
 
 def first_start(ledger, sweep_id: str, after: float = 0.0) -> float:
@@ -179,7 +189,9 @@ def main() -> None:
     for n, label in ((args.small, "before"), (S, ""), (args.small, "after")):  # small ones around: load drifts
         sweep_id, command, wall = submit_sweep(home, f"scale{label}", n)
         firsts[label] = first_start(ledger, sweep_id) - command.launched
-        report(f"submit {n}: first trial", firsts[label], "", f"driver peak RSS {command.peak_kib / 1024:.0f} MiB")
+        report(f"submit {n}: first trial", firsts[label], "", f"driver peak RSS {command.peak_kib / 1024:.0f} MiB, "
+               f"{command.rss_mib(last_finish(ledger, sweep_id)):.0f} MiB until its last trial's end (then the "
+               "summary's analysis)")
         if n == S:
             rate, why = span_rate(ledger, sweep_id, os.cpu_count())
             report(f"submit {n}: whole sweep", wall, f"goal >= {DRIVER_GOAL:g} trials/s: "
