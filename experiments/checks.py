@@ -10,14 +10,15 @@ before training; a sweep runs them on every trial's config once the data is load
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from experiments.splits import Dataset
-from experiments.series import SeriesData
 from experiments.errors import DataError
 from experiments.hyperparams import LSTMConfig
 from experiments.settings import BINARY_METRICS, MULTILABEL_METRICS, MNIST1D, Adding, NpzFile, Series
+
+if TYPE_CHECKING:  # the data checks take loaded data; the settings checks (a spec's) import no numpy
+    from experiments.series import SeriesData
+    from experiments.splits import Dataset
 
 #: hyperparameters that act on a series data set only
 SERIES_PARAMS = ("window", "stateful")
@@ -112,6 +113,8 @@ def check_objective(data: Dataset | SeriesData, metric: str) -> None:
     :class:`~experiments.series.SeriesData`: its windows of the settings' window are checked (a trial
     checks its own windows when it starts).
     """
+    import numpy as np
+
     data = data.for_trial(LSTMConfig())
     if data.multilabel:
         _check_multilabel_objective(data, metric)
@@ -159,7 +162,7 @@ def check_config(data: Dataset | SeriesData, config: LSTMConfig) -> None:
     than a part of a series has room for; a binary head on other than two classes; resampling of other
     than a classification of one label per sample; a static input switched where the data has none.
     Cuts no window (cheap for every trial of a sweep)."""
-    if isinstance(data, SeriesData):
+    if _is_series(data):
         data.check_window(data.window_of(config))
     where, target = _file(data), _target(data)
     kind = ("multi-label" if data.multilabel else f"a {data.task}" if data.task != "classification" else
@@ -173,9 +176,15 @@ def check_config(data: Dataset | SeriesData, config: LSTMConfig) -> None:
         raise DataError(f"space.resample: over- or undersamples the classes of a classification of one label per "
                         f"sample, but {target} of {data.name!r} makes {kind}; remove resample from space{fix}{where}")
     if config.static_input is not None and not data.static_features:
-        static = "dataset.static columns" if isinstance(data, SeriesData) else "array static"
+        static = "dataset.static columns" if _is_series(data) else "array static"
         raise DataError(f"space.static_input: switches a data set's static inputs on and off, but {data.name!r} has "
                         f"no {static}; remove static_input from space, or add the static inputs{where}")
+
+
+def _is_series(data: Dataset | SeriesData) -> bool:
+    from experiments.series import SeriesData
+
+    return isinstance(data, SeriesData)
 
 
 def _file(data: Dataset | SeriesData) -> str:
@@ -184,6 +193,6 @@ def _file(data: Dataset | SeriesData) -> str:
 
 def _target(data: Dataset | SeriesData) -> str:
     """The targets as the user named them: the array y of an .npz, or the series' target column(s)."""
-    if isinstance(data, SeriesData) or (data.source or "").lower().endswith((".csv", ".parquet", ".pq")):
+    if _is_series(data) or (data.source or "").lower().endswith((".csv", ".parquet", ".pq")):
         return "dataset.target"
     return "y"

@@ -8,7 +8,7 @@ import click
 
 from searchsvc.cli.group import cli, json_option, ledger_option
 from searchsvc.status import SweepStatus
-from searchsvc.cli.texts import best_line, sweep_line, to_json, trial_json, trial_line
+from searchsvc.cli.texts import best_line, rows_json, sweep_line, to_json, trial_json, trial_line
 
 
 @cli.command("list")
@@ -56,7 +56,6 @@ def status(sweep_id: str, watch: bool, interval: float, ledger: str | None, as_j
     import time
 
     from searchsvc.stores.ledger import get_ledger
-    from searchsvc.stores.records import best_trial
 
     db = get_ledger(ledger, create=False)
     sweep = db.sweep(sweep_id)
@@ -65,7 +64,7 @@ def status(sweep_id: str, watch: bool, interval: float, ledger: str | None, as_j
     while True:
         sweep = db.expire(sweep.sweep_id)  # a lease that expired: the sweep is interrupted, on every machine alike
         counts = db.status_counts(sweep)
-        best = best_trial(db.trials(sweep.sweep_id), sweep.mode)
+        best = db.best(sweep)
         if as_json:
             text = to_json({"sweep_id": sweep.sweep_id, "status": str(sweep.status), "trials": sweep.trials,
                             "counts": dict(counts), "driver": sweep.driver, "job_id": sweep.job_id,
@@ -100,13 +99,13 @@ def show(sweep_id: str, ledger: str | None, as_json: bool) -> None:
 
     db = get_ledger(ledger, create=False)
     sweep = db.sweep(sweep_id)
-    trials = db.trials(sweep.sweep_id)
+    trials = db.trials(sweep.sweep_id, epochs=False)
     not_started = sweep.trials - len(trials)
     if as_json:
-        click.echo(to_json({"sweep_id": sweep.sweep_id, "name": sweep.name, "status": str(sweep.status),
-                            "metric": sweep.metric, "mode": sweep.mode, "mlflow_run_id": sweep.mlflow_run_id,
-                            "job_id": sweep.job_id, "cluster": sweep.cluster, "not_started": not_started,
-                            "trials": [trial_json(t) for t in trials]}))
+        click.echo(rows_json({"sweep_id": sweep.sweep_id, "name": sweep.name, "status": str(sweep.status),
+                              "metric": sweep.metric, "mode": sweep.mode, "mlflow_run_id": sweep.mlflow_run_id,
+                              "job_id": sweep.job_id, "cluster": sweep.cluster, "not_started": not_started},
+                             "trials", [trial_json(t) for t in trials]))
         return
     click.echo(f"{sweep.sweep_id} ({sweep.status}); objective {sweep.metric} ({sweep.mode})")
     click.echo(f"{'trial':>5}  {'status':<9} {'val':>8} {'test':>8} {'epochs':>6}  config")

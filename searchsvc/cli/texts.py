@@ -3,7 +3,6 @@ outcome's dashboard line reads whether ``$MLFLOW_TRACKING_URI`` is set)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from typing import TYPE_CHECKING, Any
@@ -14,6 +13,15 @@ if TYPE_CHECKING:
 
 def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, default=str)
+
+
+def rows_json(data: dict[str, Any], key: str, rows: list[dict[str, Any]]) -> str:
+    """``data`` with ``rows`` under ``key``, indented as :func:`to_json` but one row a line: Python's JSON
+    encoder indents in Python and writes compact JSON in C, which a sweep of 10^4 trials needs."""
+    if not data or not rows:
+        return to_json({**data, key: rows})
+    lines = ",\n".join("    " + json.dumps(row, default=str) for row in rows)
+    return f"{to_json(data)[:-2]},\n  {json.dumps(key)}: [\n{lines}\n  ]\n}}"  # to_json(data) ends in "\n}"
 
 
 def fmt(x: float | None) -> str:
@@ -28,9 +36,8 @@ def trial_json(t: TrialRecord) -> dict[str, Any]:
     """A trial's record, flat: its result's fields (``None`` without a result) beside its bookkeeping."""
     from searchsvc.stores.schema import RESULT_FIELDS
 
-    result = dataclasses.asdict(t.result) if t.result else {}
     return {"trial_index": t.trial_index, "status": str(t.status), "attempts": t.attempts, "config": t.config,
-            **{name: result.get(name) for name in RESULT_FIELDS}, "message": t.message,
+            **{name: getattr(t.result, name, None) for name in RESULT_FIELDS}, "message": t.message,
             "node_id": t.node.node_id if t.node else None, "host": t.node.host if t.node else None,
             "mlflow_run_id": t.mlflow_run_id, "started_at": t.started_at, "finished_at": t.finished_at}
 

@@ -161,7 +161,7 @@ def _continue(sweep_id: str, more: int, ledger: None | str | Ledger, launch: Lau
     try:
         if more:
             ledger.grow(lease, spec)
-            sweep = replace(sweep, spec=spec)
+            sweep = replace(sweep, document=spec.model_dump(mode="json"))
         data = load_data(spec)
         cluster = connect(spec, launch.address)
         tracker = _mend_mlflow(ledger, sweep, lease, launch.quiet)
@@ -170,7 +170,7 @@ def _continue(sweep_id: str, more: int, ledger: None | str | Ledger, launch: Lau
             ledger.release(lease, before.status if before.status != SweepStatus.RUNNING else SweepStatus.INTERRUPTED)
         raise
     todo = ledger.unfinished(sweep)
-    recorded = {t.trial_index: t for t in ledger.trials(sweep.sweep_id, todo)}
+    recorded = {t.trial_index: t for t in ledger.trials(sweep.sweep_id, unfinished=True)}
     return execute(SweepRun(spec, sweep.sweep_id, lease, ledger, tracker, sweep.mlflow_run_id, cluster, data, launch,
                             todo, recorded))
 

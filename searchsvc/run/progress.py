@@ -1,11 +1,13 @@
 """Progress of a running sweep on stderr: counts by status, best score so far, ETA.
 
-On a terminal one line is redrawn in place; otherwise (CI logs, pipes) a line is printed per finished
-trial. ``--quiet`` turns it off.
+On a terminal one line is redrawn in place, at most five times a second; otherwise (CI logs, pipes) a
+line is printed when trials have finished, at most one a second, and the last at the end. The line counts
+every trial started, so it is drawn at a bounded rate, not per trial. ``--quiet`` turns it off.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections import Counter
@@ -15,6 +17,8 @@ from searchsvc.run.recorder import DriverCallback, TrialRecorder
 from searchsvc.run.protocol import is_final
 from searchsvc.status import TrialStatus
 
+#: the fastest redraw on a terminal, and the fastest line in a log, in seconds
+_LIVE_EVERY_S, _LOG_EVERY_S = 0.2, 1.0
 #: the statuses a trial can end in, in the order the line shows them
 _ENDED = [s for s in TrialStatus if s.has_result and s is not TrialStatus.OK]
 
@@ -46,7 +50,8 @@ class Progress(DriverCallback):
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty()
         self.start = time.monotonic()
-        self._last_draw = 0.0
+        self._last_draw = -math.inf
+        self._unshown = False  # trials finished since the last line (not live)
 
     def line(self) -> str:
         states = self.recorder.trials.values()
@@ -67,20 +72,24 @@ class Progress(DriverCallback):
         self._draw(finished=True)
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
-        if self.live and time.monotonic() - self._last_draw > 1.0:
-            self._draw()  # keep the clock ticking
+        self._draw()  # keeps a terminal's clock ticking; writes a log's line held back by the rate
 
     def close(self) -> None:
+        if self.live or self._unshown:
+            self._draw(finished=True, now=True)
         if self.live:
             self.stream.write("\n")
             self.stream.flush()
 
-    def _draw(self, finished: bool = False) -> None:
+    def _draw(self, finished: bool = False, now: bool = False) -> None:
+        self._unshown = self._unshown or finished
+        if not now and time.monotonic() - self._last_draw < (_LIVE_EVERY_S if self.live else _LOG_EVERY_S):
+            return
         if self.live:
             self.stream.write("\r\x1b[2K" + self.line())
-        elif finished:
+        elif self._unshown:
             self.stream.write(self.line() + "\n")
         else:
             return
         self.stream.flush()
-        self._last_draw = time.monotonic()
+        self._last_draw, self._unshown = time.monotonic(), False

@@ -22,7 +22,7 @@ def trials_frame(ledger: Ledger, sweep_id: str) -> pd.DataFrame:
     from analysis.table import OPTIONAL_COLUMNS, PARAM_PREFIX, REQUIRED_COLUMNS
 
     scores = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c not in ("trial_index", "status")]
-    trials = [t for t in ledger.trials(sweep_id) if TrialStatus(t.status).has_result]
+    trials = [t for t in ledger.trials(sweep_id, epochs=False) if TrialStatus(t.status).has_result]
     names = list(dict.fromkeys(name for t in trials for name in t.config))
     rows = [{"trial_index": t.trial_index, "status": str(t.status), **{c: getattr(t.result, c, None) for c in scores},
              **{f"{PARAM_PREFIX}{n}": t.config.get(n) for n in names}} for t in trials]

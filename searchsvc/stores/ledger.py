@@ -23,7 +23,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -34,7 +34,9 @@ from searchsvc.stores.records import SweepRecord, TrialRecord, now
 from searchsvc.stores.locations import LedgerLocation
 from searchsvc.stores.schema import (aware, create_schema, dialect_insert, make_engine, sweeps_table, trial_record,
                                      trial_row, trials_table)
-from searchsvc.sweep.spec import SweepSpec
+
+if TYPE_CHECKING:
+    from searchsvc.sweep.spec import SweepSpec
 
 log = logging.getLogger(__name__)
 
@@ -193,11 +195,14 @@ class Ledger:
             raise NotFoundError(f"sweep {sweep_id!r} {why} ({self}); `searchsvc list` shows the sweeps")
         return self._sweep_record(rows[0])
 
-    def trials(self, sweep_id: str, indices: Sequence[int] | None = None) -> list[TrialRecord]:
-        """The recorded trials of a sweep (those that started), by index; only ``indices`` if given."""
-        query = trials_table.select().where(trials_table.c.sweep_id == sweep_id)
-        if indices is not None:
-            query = query.where(trials_table.c.trial_index.in_(list(indices)))
+    def trials(self, sweep_id: str, unfinished: bool = False, epochs: bool = True) -> list[TrialRecord]:
+        """The recorded trials of a sweep (those that started), by index; only those without a final result if
+        ``unfinished`` (the rows of the trials a resume runs); without their ``epoch_metrics`` unless ``epochs``."""
+        c = trials_table.c
+        query = sa.select(*(col for col in trials_table.columns if epochs or col.name != "epoch_metrics")).where(
+            c.sweep_id == sweep_id)
+        if unfinished:
+            query = query.where(c.status.not_in([s.value for s in TrialStatus if s.final]))
         return [trial_record(row) for row in self._read(query.order_by(trials_table.c.trial_index))]
 
     def unfinished(self, sweep: SweepRecord) -> list[int]:
@@ -208,6 +213,16 @@ class Ledger:
         done = {k for (k,) in self._read(sa.select(c.trial_index).where(c.sweep_id == sweep.sweep_id,
                                                                       c.status.in_(final)), mappings=False)}
         return [k for k in range(sweep.trials) if k not in done]
+
+    def best(self, sweep: SweepRecord) -> TrialRecord | None:
+        """The scored trial with the best validation score (by the sweep's mode), the lowest index among ties:
+        :func:`~searchsvc.stores.records.best_trial` of the sweep's rows, found by the database."""
+        c = trials_table.c
+        order = c.val_score.desc() if sweep.mode == "max" else c.val_score.asc()
+        rows = self._read(trials_table.select().where(
+            c.sweep_id == sweep.sweep_id, c.status.in_([s.value for s in TrialStatus if s.scored]),
+            c.val_score.is_not(None)).order_by(order, c.trial_index).limit(1))
+        return trial_record(rows[0]) if rows else None
 
     def status_counts(self, sweep: SweepRecord) -> Counter[str]:
         """Trials by status; trials that never started count as pending."""
@@ -262,8 +277,8 @@ class Ledger:
     def _sweep_record(self, row: Any) -> SweepRecord:
         values = aware(row)
         return SweepRecord(
-            sweep_id=values["sweep_id"], spec=SweepSpec.model_validate(values["spec"]), status=values["status"],
-            created_at=values["created_at"], mlflow_run_id=values["mlflow_run_id"],
+            sweep_id=values["sweep_id"], document=values["spec"], metric=values["metric"], mode=values["mode"],
+            status=values["status"], created_at=values["created_at"], mlflow_run_id=values["mlflow_run_id"],
             tracking_uri=values["tracking_uri"], finished_at=values["finished_at"], driver=values["driver"],
             heartbeat_at=values["heartbeat_at"], lease_left_s=values["lease_left_s"],
             cancel_requested=bool(values["cancel_requested"]), job_id=values["job_id"], cluster=values["cluster"])

@@ -8,11 +8,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from experiments.results import EpochMetrics, TrialResult
 from searchsvc.status import SweepStatus, TrialStatus
-from searchsvc.sweep.spec import SweepSpec
+
+if TYPE_CHECKING:
+    from searchsvc.sweep.spec import SweepSpec
 
 
 @dataclass(frozen=True)
@@ -25,10 +28,13 @@ class Node:
 
 @dataclass(frozen=True)
 class SweepRecord:
-    """A sweep as the ledger holds it, read at one moment of the database's clock."""
+    """A sweep as the ledger holds it, read at one moment of the database's clock. Its spec is validated when
+    first asked for: a command that shows counts and scores needs none."""
 
     sweep_id: str
-    spec: SweepSpec
+    document: dict[str, Any]  # the normalized spec as stored: ``SweepSpec.model_dump(mode="json")``
+    metric: str
+    mode: str
     status: SweepStatus
     created_at: dt.datetime
     mlflow_run_id: str | None = None
@@ -44,21 +50,19 @@ class SweepRecord:
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", SweepStatus(self.status))
 
+    @cached_property
+    def spec(self) -> SweepSpec:
+        from searchsvc.sweep.spec import SweepSpec
+
+        return SweepSpec.model_validate(self.document)
+
     @property
     def name(self) -> str:
-        return self.spec.name
+        return self.document["name"]
 
     @property
     def trials(self) -> int:
-        return self.spec.trials
-
-    @property
-    def metric(self) -> str:
-        return self.spec.metric
-
-    @property
-    def mode(self) -> str:
-        return self.spec.mode
+        return self.document["trials"]
 
     @property
     def leased(self) -> bool:

@@ -89,6 +89,7 @@ def trial_row(t: TrialRecord) -> dict[str, Any]:
 
 
 def trial_record(row: Any) -> TrialRecord:
+    """A trial's row as a record (a row read without its ``epoch_metrics`` has none)."""
     row = aware(row)
     status = TrialStatus(row["status"])
     result = None
@@ -96,7 +97,7 @@ def trial_record(row: Any) -> TrialRecord:
         result = TrialResult(status=status.value, message=row["message"], **{n: row[n] for n in RESULT_FIELDS})
     return TrialRecord(
         sweep_id=row["sweep_id"], trial_index=row["trial_index"], config=row["config"], status=status,
-        attempts=row["attempts"], result=result, epoch_metrics=tuple(EpochMetrics(**e) for e in row["epoch_metrics"] or ()),
+        attempts=row["attempts"], result=result, epoch_metrics=tuple(EpochMetrics(**e) for e in row.get("epoch_metrics") or ()),
         message=row["message"], node=Node(row["node_id"], row["host"]) if row["host"] else None,
         mlflow_run_id=row["mlflow_run_id"], started_at=row["started_at"], finished_at=row["finished_at"])
 

@@ -21,8 +21,6 @@ import math
 import zlib
 from collections.abc import Mapping
 
-import numpy as np
-
 from experiments.hyperparams import normalize
 from searchsvc.sweep.space import Param
 
@@ -31,6 +29,8 @@ TrialConfig = dict[str, object]
 
 def trial_seed(seed: int, k: int) -> int:
     """The seed of trial k's training (weights init, batch order, dropout masks)."""
+    import numpy as np
+
     return int(np.random.SeedSequence([seed, k]).generate_state(1, np.uint32)[0])
 
 
@@ -58,6 +58,8 @@ def grid_size(space: Mapping[str, Param], grid_points: int) -> int:
 
 
 def _random_uniforms(space: Mapping[str, Param], seed: int, k: int) -> dict[str, float]:
+    import numpy as np
+
     return {
         name: float(np.random.default_rng(np.random.SeedSequence([seed, k, zlib.crc32(name.encode())])).random())
         for name in space
@@ -67,6 +69,7 @@ def _random_uniforms(space: Mapping[str, Param], seed: int, k: int) -> dict[str,
 def _sobol_uniforms(space: Mapping[str, Param], seed: int, start: int, stop: int) -> list[dict[str, float]]:
     import warnings
 
+    import numpy as np
     from scipy.stats import qmc
 
     names = sorted(space)
@@ -96,4 +99,4 @@ def _finish(space: Mapping[str, Param], raw: dict[str, object]) -> TrialConfig:
 
 
 def _plain(value: object) -> object:
-    return value.item() if isinstance(value, np.generic) else value
+    return value.item() if hasattr(value, "item") else value  # a numpy scalar

@@ -4,6 +4,9 @@ clock, cancel requests addressed to the holder."""
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import replace
+
 import pytest
 
 from experiments.results import EpochMetrics
@@ -13,7 +16,7 @@ from searchsvc.stores.lease import Lease, LeaseLost, Owned
 from searchsvc.stores.ledger import Ledger, get_ledger
 from searchsvc.stores.schema import FileClock, sweeps_table, trials_table
 from searchsvc.stores.records import Node, TrialRecord, best_trial
-from tests.builders import expire_now, owned_sweep, result, sweep_spec
+from tests.builders import epoch, expire_now, owned_sweep, result, sweep_spec
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -100,6 +103,26 @@ def test_best_trial_by_direction_with_ties_to_the_lowest_index() -> None:
     assert best_trial(trials, "max").trial_index == 1
     assert best_trial(trials, "min").trial_index == 5
     assert best_trial(trials[2:3], "max") is None
+
+
+def test_the_databases_answers_equal_those_of_the_sweeps_rows(ledger: Ledger) -> None:
+    """Counts, the best trial, a resume's rows and rows without epochs, from SQL: as computed from every row."""
+    lease = owned_sweep(ledger, "s-1", trials=9)
+    statuses = [("ok", 0.5), ("stopped", 0.9), ("diverged", None), ("ok", 0.9), ("error", None), ("ok", 0.1),
+                ("cancelled", None), ("running", None)]
+    ledger.upsert_trials([TrialRecord("s-1", k, {"units": k}, status, attempts=1,
+                                      result=result(v, 0.5) if v is not None else None, epoch_metrics=(epoch(1),))
+                          for k, (status, v) in enumerate(statuses)], lease)
+    sweep, rows = ledger.sweep("s-1"), ledger.trials("s-1")
+    counts = Counter(t.status for t in rows)
+    counts[TrialStatus.PENDING] += 1  # trial 8 never started
+    assert ledger.status_counts(sweep) == counts
+    for mode in ("max", "min"):
+        assert ledger.best(replace(sweep, mode=mode)) == best_trial(rows, mode)
+    assert ledger.best(sweep).trial_index == 1 and ledger.best(replace(sweep, mode="min")).trial_index == 5
+    assert ledger.trials("s-1", unfinished=True) == [t for t in rows if t.trial_index in ledger.unfinished(sweep)]
+    assert ledger.trials("s-1", epochs=False) == [replace(t, epoch_metrics=()) for t in rows]
+    assert ledger.best(ledger.sweep(owned_sweep(ledger, "s-2").sweep_id)) is None
 
 
 def test_a_live_lease_is_taken_by_no_one_else_and_an_expired_one_by_exactly_one(ledger: Ledger) -> None:
