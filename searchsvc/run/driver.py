@@ -29,7 +29,7 @@ from searchsvc.run.heartbeat import Heartbeat
 from searchsvc.stores.lease import Lease, LeaseLost, Owned
 from searchsvc.stores.ledger import Ledger, get_ledger
 from searchsvc.stores.locations import LedgerLocation, TrackingLocation
-from searchsvc.stores.records import SweepRecord, TrialRecord, best_trial
+from searchsvc.stores.records import SweepRecord, TrialRecord
 from searchsvc.stores.reconcile import sync_mlflow
 from searchsvc.stores.tracking import Tracker, check_server, get_tracker
 from searchsvc.sweep.costs import check_memory_limit
@@ -347,13 +347,12 @@ def _finish(run: SweepRun, recording: Any, lost: list[LeaseLost], stopped: bool,
         _summarize_on_dashboard(run)  # first: who waits on the ledger then finds it on the run
     try:
         status = ledger.release(lease, status)  # cancelled, if a cancel came while the records closed
-        trials = ledger.trials(run.sweep_id)
+        best = None if sweep is None else ledger.best(sweep)
     except LeaseLost:
         raise
     except Exception as e:  # noqa: BLE001 - reported; `resume` mends it once the ledger takes writes
         status, ledger_error = SweepStatus.FAILED, ledger_error or str(e).strip().splitlines()[0]
-        trials = []
-    best = best_trial(trials, run.spec.mode)
+        best = None
     outcome = SweepOutcome(
         sweep_id=run.sweep_id, metric=run.spec.metric, status=status, counts=counts, best=best,
         ledger=ledger.display_url, tracking_uri=tracker.tracking_uri if tracker else None,
