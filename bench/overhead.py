@@ -3,9 +3,11 @@
 Every trial does the same fixed work: ``--epochs`` epochs (no early stopping) of one small LSTM on a
 fixed MNIST-1D subset, one torch thread per trial, ``--workers`` trials at a time. Then:
 
-  ideal      the same trainings back to back in one plain process per worker (multiprocessing),
-             no framework, no recording; timed from starting the processes, which import torch and
-             build the data set, as every run below must too
+  warm       the true limit: the same trainings back to back in one plain process per worker, no
+             framework, no recording, with the processes started and warmed up by a 1-epoch trial
+             (torch imported, the data set read) before the timer: what reused workers could reach
+  ideal      the same from a cold start: timed from starting the processes, which import torch and
+             read the data set, as every run below must too
   searchsvc  ``searchsvc.run.driver.submit`` end to end: Ray Tune, ledger (SQLite) and MLflow (SQLite),
              trial bundles as by default (``bundle: auto``)
   unrecorded the same with recording switched off: no MLflow, and the ledger's trial updates kept in
@@ -15,18 +17,21 @@ fixed MNIST-1D subset, one torch thread per trial, ``--workers`` trials at a tim
              (no actor reuse), ``MLflowLoggerCallback``
   optuna     ``study.optimize(n_jobs=workers)`` with its RDB storage (SQLite), in a process of its own
              timed from its start (it imports optuna and torch, and reads the data set), like the ideal
+  optuna+mlflow  the same with Optuna's ``MLflowCallback`` (optuna-integration) writing each trial's run
+             (params, final value, tags) to an MLflow SQLite store: less than searchsvc records, which
+             adds every epoch's curve
 
 Ray is started, the heavy packages imported, the data set generated into searchsvc's disk cache and
 each run's ledger and MLflow store created before the timed runs (once per machine or store, not per
 sweep; printed separately). Every timed run starts with no data set in memory and reads it from that
 cache: the ideal's processes, the searchsvc driver, each Ray Tune trial and Optuna alike.
 
-Overhead per trial is (wall − ideal) / S; per core, that times the number of workers. It is also
-measured by the core-seconds not spent on the trainings' own CPU work, beyond the ideal's (see below),
+Overhead per trial is (wall − warm) / S; per core, that times the number of workers. It is also
+measured by the core-seconds not spent on the trainings' own CPU work, beyond the warm limit's (see below),
 which the trainings' drifting speed does not move. With
-``--repeat N`` the ideal, searchsvc and unrecorded run in N rounds, and their medians are compared
+``--repeat N`` the warm limit, the ideal, searchsvc and unrecorded (and Optuna both ways) run in N rounds, and their medians are compared
 (this machine's speed drifts by several percent within minutes). What recording costs is measured by
-switching it off, as a share of training (S × the ideal's mean training seconds), in each round from
+switching it off, as a share of training (S × the warm limit's mean training seconds), in each round from
 the adjacent pair of searchsvc and unrecorded runs, whose order alternates from round to round so that
 a steady drift cancels in the median: by wall time × workers, and by the core-seconds not spent on
 the trainings' own CPU work (workers × wall − the trials' ``cpu_seconds``: start-up, gaps between
@@ -36,10 +41,12 @@ driver's CPU time is printed, and that of the thread that writes the ledger and 
 recording, measured directly.
 
     python bench/overhead.py                                      # a few minutes
-    python bench/overhead.py --trials 128 --epochs 16 --repeat 3  # ~2 s trials at 0.12 s an epoch (about 40 minutes)
+    python bench/overhead.py --trials 128 --epochs 22 --repeat 3 --skip unrecorded bundle-1
+                                                                  # ~2 s trials at 0.09 s an epoch (about 50 minutes)
+    python bench/overhead.py --trials 128 --epochs 2 --repeat 3 --skip unrecorded bundle-1
+                                                                  # ~0.2 s trials (about 14 minutes, 7 of them Ray Tune)
     python bench/overhead.py --trials 128 --epochs 16 --repeat 6 --skip bundle-1 tune optuna
-                                                                  # recording's cost (about 40 minutes)
-    python bench/overhead.py --trials 128 --epochs 1 --repeat 3   # ~0.14 s trials (about 11 minutes)
+                                                                  # recording's cost
     python bench/overhead.py --trials 4 --epochs 1 --samples 400 --skip tune optuna bundle-1
                                                                   # that it runs (about 2 minutes)
 """
@@ -54,6 +61,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -111,6 +119,30 @@ def run_ideal(args: argparse.Namespace) -> tuple[float, str, float]:
     _IDEAL.setdefault("trial", sum(seconds) / len(seconds))
     return (time.perf_counter() - start, f"{sum(seconds) / len(seconds):.3f} s of training per trial",
             sum(cpu for _, cpu in timings))
+
+
+def run_warm(args: argparse.Namespace) -> tuple[float, str, float]:
+    """The limit with reused workers: processes started, torch imported and the data set read before the
+    timer (a barrier holds the timer until every process has warmed up); then the same trainings back to back."""
+    ctx = mp.get_context("spawn")
+    ready = ctx.Barrier(args.workers + 1)
+    with ctx.Pool(args.workers, initializer=_warm_up, initargs=(args, ready)) as pool:
+        ready.wait()
+        start = time.perf_counter()
+        timings = pool.map(one_trial, [(args, k) for k in range(args.trials)], chunksize=1)
+        wall = time.perf_counter() - start
+    seconds = [w for w, _ in timings]
+    _IDEAL.setdefault("trial", sum(seconds) / len(seconds))
+    return wall, f"{sum(seconds) / len(seconds):.3f} s of training per trial", sum(cpu for _, cpu in timings)
+
+
+def _warm_up(args: argparse.Namespace, ready: Any) -> None:
+    """A warm process: one thread, and a first trial of one epoch, which imports torch and the training code,
+    reads the data set and pays torch's first-use costs (its optimizer's first construction imports
+    ``torch._dynamo``: 1.6 s here); then it waits for the others."""
+    _one_thread()
+    one_trial((argparse.Namespace(**{**vars(args), "epochs": 1}), 0))
+    ready.wait()
 
 
 def warm_up_driver(args: argparse.Namespace, home: Path) -> None:
@@ -196,15 +228,16 @@ def run_tune(args: argparse.Namespace, home: Path) -> float:
     return time.perf_counter() - start
 
 
-def run_optuna(args: argparse.Namespace, home: Path) -> float:
+def run_optuna(args: argparse.Namespace, home: Path, mlflow: bool = False) -> float:
     start = time.perf_counter()
     with mp.get_context("spawn").Pool(1) as pool:
-        pool.apply(optuna_study, (args, home))
+        pool.apply(optuna_study, (args, home, mlflow))
     return time.perf_counter() - start
 
 
-def optuna_study(args: argparse.Namespace, home: Path) -> None:
-    """What a user's Optuna script does: S trials, ``n_jobs`` threads, an RDB storage."""
+def optuna_study(args: argparse.Namespace, home: Path, mlflow: bool) -> None:
+    """What a user's Optuna script does: S trials, ``n_jobs`` threads, an RDB storage, and if ``mlflow``
+    Optuna's ``MLflowCallback``, which writes each trial's run as it ends."""
     import optuna
 
     from experiments.hyperparams import LSTMConfig
@@ -220,8 +253,13 @@ def optuna_study(args: argparse.Namespace, home: Path) -> None:
                              on_epoch=lambda m: trial.report(m.val_score, m.epoch))
         return result.val_score
 
+    callbacks = []
+    if mlflow:
+        from optuna_integration.mlflow import MLflowCallback
+
+        callbacks.append(MLflowCallback(tracking_uri=f"sqlite:///{home / 'optuna-mlflow.db'}", metric_name="val_accuracy"))
     study = optuna.create_study(storage=f"sqlite:///{home / 'optuna.db'}", direction="maximize")
-    study.optimize(objective, n_trials=args.trials, n_jobs=args.workers)
+    study.optimize(objective, n_trials=args.trials, n_jobs=args.workers, callbacks=callbacks)
     assert len(study.trials) == args.trials
 
 
@@ -236,12 +274,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=4,
-                        help="fixed work per trial (about 0.036 s an epoch on a 2-core AMD EPYC: 55 ≈ 2 s, 6 ≈ 0.2 s)")
+                        help="fixed work per trial (0.036-0.12 s an epoch on the 2-core machines so far; "
+                             "at 0.09 s, 22 ≈ 2 s and 2 ≈ 0.2 s)")
     parser.add_argument("--samples", type=int, default=2000, help="MNIST-1D samples generated")
     parser.add_argument("--units", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="trials at a time (one CPU each)")
     parser.add_argument("--repeat", type=int, default=1,
-                        help="rounds of ideal, searchsvc and unrecorded (medians and paired differences compared)")
+                        help="rounds of the warm limit, ideal, searchsvc, unrecorded and Optuna both ways (medians compared)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["tune", "optuna", "unrecorded", "bundle-1"])
     args = parser.parse_args()
 
@@ -256,21 +295,29 @@ def main() -> None:
     import mlflow  # noqa: F401 - imported once, as by any long-lived driver
     import ray.tune  # noqa: F401
     warm_up_driver(args, home)
+    if "optuna" not in args.skip:  # Optuna's storage and its callback's MLflow store, as searchsvc's: made once
+        import optuna
+        from mlflow.tracking import MlflowClient
+
+        optuna.storages.RDBStorage(f"sqlite:///{home / 'optuna.db'}")
+        MlflowClient(f"sqlite:///{home / 'optuna-mlflow.db'}").search_experiments()
     print(f"ray start-up, imports and a warm-up sweep (not counted below): {time.perf_counter() - start:.1f} s",
           flush=True)
 
     runs = []
+    optuna = [] if "optuna" in args.skip else [
+        ("optuna", lambda: (run_optuna(args, home), f"n_jobs={args.workers}, SQLite storage", None)),
+        ("optuna+mlflow", lambda: (run_optuna(args, home, mlflow=True), "and MLflowCallback to SQLite", None))]
     for i in range(args.repeat):  # rounds: slow drifts of the machine hit all alike
         pair = [("searchsvc", lambda i=i: run_searchsvc(args, home / f"a{i}", True))]
         if "unrecorded" not in args.skip:
             pair.append(("unrecorded", lambda i=i: run_searchsvc(args, home / f"b{i}", False)))
-        runs += [("ideal", lambda: run_ideal(args))] + pair[:: -1 if i % 2 else 1]
+        runs += [("warm", lambda: run_warm(args)), ("ideal", lambda: run_ideal(args))] + pair[:: -1 if i % 2 else 1]
+        runs += optuna[:: -1 if i % 2 else 1]
     if "bundle-1" not in args.skip:
         runs.append(("bundle-1", lambda: run_searchsvc(args, home / "c", True, bundle=1)))
     if "tune" not in args.skip:
         runs.append(("tune", lambda: (run_tune(args, home), "docs' defaults, MLflowLoggerCallback", None)))
-    if "optuna" not in args.skip:
-        runs.append(("optuna", lambda: (run_optuna(args, home), f"n_jobs={args.workers}, SQLite storage", None)))
     walls: dict[str, list[float]] = {}
     idle: dict[str, list[float]] = {}  # core-seconds not spent on the trainings' own CPU work
     trained: dict[str, list[float]] = {}  # the trainings' own CPU seconds
@@ -278,42 +325,42 @@ def main() -> None:
         clear_dataset_cache()  # each run reads the data set as a new process would
         wall, detail, training_cpu = run()
         walls.setdefault(name, []).append(wall)
-        ideal = walls["ideal"][-1]  # this round's
-        extra = wall - ideal
+        warm = walls["warm"][-1]  # this round's
+        extra = wall - warm
         if training_cpu is not None:
             idle.setdefault(name, []).append(wall * args.workers - training_cpu)
             trained.setdefault(name, []).append(training_cpu)
             detail += f"; not training {idle[name][-1]:.1f} core-s"
-        print(f"{name:<10} {wall:7.1f} s   {wall / ideal:.3f}× ideal   overhead {extra / args.trials:+.3f} s/trial, "
+        print(f"{name:<13} {wall:7.1f} s   {wall / warm:.3f}× warm   overhead {extra / args.trials:+.3f} s/trial, "
               f"{extra * args.workers / args.trials:+.3f} core-s/trial   ({detail})", flush=True)
     wall = {name: statistics.median(w) for name, w in walls.items()}
-    if args.repeat > 1:
-        print(f"medians of {args.repeat}: " + ", ".join(
-            f"{name} {wall[name]:.1f} s" + ("" if name == "ideal" else f" ({wall[name] / wall['ideal']:.3f}× ideal, "
-                                          f"{(wall[name] - wall['ideal']) / args.trials:+.3f} s/trial)")
-            for name in ("ideal", "searchsvc", "unrecorded") if name in wall))
+    print(f"medians of {args.repeat}: " + ", ".join(
+        f"{name} {wall[name]:.1f} s" + ("" if name == "warm" else f" ({wall[name] / wall['warm']:.3f}× warm)")
+        for name in wall if len(walls[name]) == args.repeat))
     print_overhead_not_training(idle, trained, args)
     if "unrecorded" in wall:
         print_recording_cost(walls, idle, args)
-    for other in ("bundle-1", "tune", "optuna"):
+    for other in ("ideal", "optuna", "optuna+mlflow", "bundle-1", "tune"):
         if other in wall:
-            print(f"searchsvc vs {other}: {wall[other] / wall['searchsvc']:.2f}× faster")
+            print(f"searchsvc vs {other}: {wall[other] / wall['searchsvc']:.2f}× faster"
+                  + (f" (rounds: {', '.join(f'{o / s:.2f}' for o, s in zip(walls[other], walls['searchsvc']))})"
+                     if len(walls[other]) > 1 else ""))
 
 
 def print_overhead_not_training(idle: dict[str, list[float]], trained: dict[str, list[float]],
                                 args: argparse.Namespace) -> None:
-    """Overhead per trial by the core-seconds not spent training, beyond the ideal's in the same round:
+    """Overhead per trial by the core-seconds not spent training, beyond the warm limit's in the same round:
     start-up, gaps and CPU taken from the trainings, which the trainings' drifting speed does not move.
     It leaves out a training made slower beside the framework: the trainings' CPU seconds, against the
-    ideal's in the same round, show that (with the drift in them)."""
-    for name in ("searchsvc", "unrecorded"):
+    warm limit's in the same round, show that (with the drift in them)."""
+    for name in ("ideal", "searchsvc", "unrecorded"):
         if name not in idle:
             continue
-        extra = [(i - ideal) / args.workers / args.trials for i, ideal in zip(idle[name], idle["ideal"])]
-        cpu = [c / ideal for c, ideal in zip(trained[name], trained["ideal"])]
+        extra = [(i - warm) / args.workers / args.trials for i, warm in zip(idle[name], idle["warm"])]
+        cpu = [c / warm for c, warm in zip(trained[name], trained["warm"])]
         print(f"{name} by core-seconds not training: overhead {statistics.median(extra):+.3f} s/trial (median of "
               f"{len(extra)} rounds; each: {', '.join(f'{x:+.3f}' for x in extra)}); its trainings' CPU seconds "
-              f"{statistics.median(cpu):.3f}× the ideal's (each: {', '.join(f'{x:.3f}' for x in cpu)})")
+              f"{statistics.median(cpu):.3f}× the warm limit's (each: {', '.join(f'{x:.3f}' for x in cpu)})")
 
 
 def print_recording_cost(walls: dict[str, list[float]], idle: dict[str, list[float]], args: argparse.Namespace) -> None:
