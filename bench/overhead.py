@@ -323,7 +323,9 @@ def main() -> None:
     trained: dict[str, list[float]] = {}  # the trainings' own CPU seconds
     for name, run in runs:
         clear_dataset_cache()  # each run reads the data set as a new process would
+        stolen = steal_seconds()
         wall, detail, training_cpu = run()
+        detail += f"; stolen by the hypervisor {steal_seconds() - stolen:.1f} core-s"
         walls.setdefault(name, []).append(wall)
         warm = walls["warm"][-1]  # this round's
         extra = wall - warm
@@ -345,6 +347,16 @@ def main() -> None:
             print(f"searchsvc vs {other}: {wall[other] / wall['searchsvc']:.2f}× faster"
                   + (f" (rounds: {', '.join(f'{o / s:.2f}' for o, s in zip(walls[other], walls['searchsvc']))})"
                      if len(walls[other]) > 1 else ""))
+
+
+def steal_seconds() -> float:
+    """CPU time the hypervisor gave other guests while this machine wanted it, over all cores (/proc/stat);
+    on a VM whose neighbours are busy that, not the framework, can be what moves a run's wall time."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def print_overhead_not_training(idle: dict[str, list[float]], trained: dict[str, list[float]],
