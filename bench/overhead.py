@@ -28,9 +28,9 @@ cache: the ideal's processes, the searchsvc driver, each Ray Tune trial and Optu
 
 Overhead per trial is (wall − warm) / S; per core, that times the number of workers. It is also
 measured by the core-seconds not spent on the trainings' own CPU work, beyond the warm limit's (see below),
-which the trainings' drifting speed does not move. With
-``--repeat N`` the warm limit, the ideal, searchsvc and unrecorded (and Optuna both ways) run in N rounds, and their medians are compared
-(this machine's speed drifts by several percent within minutes). What recording costs is measured by
+which the trainings' drifting speed does not move. With ``--repeat N`` the warm limit, the ideal,
+searchsvc and unrecorded (and Optuna both ways) run in N rounds, and their medians are compared (this
+machine's speed drifts by several percent within minutes). What recording costs is measured by
 switching it off, as a share of training (S × the warm limit's mean training seconds), in each round from
 the adjacent pair of searchsvc and unrecorded runs, whose order alternates from round to round so that
 a steady drift cancels in the median: by wall time × workers, and by the core-seconds not spent on
@@ -110,15 +110,19 @@ def _one_thread() -> None:
 
 
 def run_ideal(args: argparse.Namespace) -> tuple[float, str, float]:
-    """Wall time, details, the trainings' CPU seconds (the first round's mean training seconds are the
-    yardstick of the shares)."""
+    """Wall time, details, the trainings' CPU seconds."""
     start = time.perf_counter()
     with mp.get_context("spawn").Pool(args.workers, initializer=_one_thread) as pool:
         timings = pool.map(one_trial, [(args, k) for k in range(args.trials)], chunksize=1)
-    seconds = [wall for wall, _ in timings]
-    _IDEAL.setdefault("trial", sum(seconds) / len(seconds))
-    return (time.perf_counter() - start, f"{sum(seconds) / len(seconds):.3f} s of training per trial",
-            sum(cpu for _, cpu in timings))
+    return _plain_run(time.perf_counter() - start, timings)
+
+
+def _plain_run(wall: float, timings: list[tuple[float, float]]) -> tuple[float, str, float]:
+    """A run without framework as every run reports it, from its trials' (training, CPU) seconds; the first
+    such run's mean training seconds are the yardstick of the shares."""
+    mean = sum(seconds for seconds, _ in timings) / len(timings)
+    _IDEAL.setdefault("trial", mean)
+    return wall, f"{mean:.3f} s of training per trial", sum(cpu for _, cpu in timings)
 
 
 def run_warm(args: argparse.Namespace) -> tuple[float, str, float]:
@@ -131,9 +135,7 @@ def run_warm(args: argparse.Namespace) -> tuple[float, str, float]:
         start = time.perf_counter()
         timings = pool.map(one_trial, [(args, k) for k in range(args.trials)], chunksize=1)
         wall = time.perf_counter() - start
-    seconds = [w for w, _ in timings]
-    _IDEAL.setdefault("trial", sum(seconds) / len(seconds))
-    return wall, f"{sum(seconds) / len(seconds):.3f} s of training per trial", sum(cpu for _, cpu in timings)
+    return _plain_run(wall, timings)
 
 
 def _warm_up(args: argparse.Namespace, ready: Any) -> None:
@@ -257,7 +259,8 @@ def optuna_study(args: argparse.Namespace, home: Path, mlflow: bool) -> None:
     if mlflow:
         from optuna_integration.mlflow import MLflowCallback
 
-        callbacks.append(MLflowCallback(tracking_uri=f"sqlite:///{home / 'optuna-mlflow.db'}", metric_name="val_accuracy"))
+        callbacks.append(MLflowCallback(tracking_uri=f"sqlite:///{home / 'optuna-mlflow.db'}",
+                                        metric_name="val_accuracy"))
     study = optuna.create_study(storage=f"sqlite:///{home / 'optuna.db'}", direction="maximize")
     study.optimize(objective, n_trials=args.trials, n_jobs=args.workers, callbacks=callbacks)
     assert len(study.trials) == args.trials
@@ -280,7 +283,8 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="trials at a time (one CPU each)")
     parser.add_argument("--repeat", type=int, default=1,
-                        help="rounds of the warm limit, ideal, searchsvc, unrecorded and Optuna both ways (medians compared)")
+                        help="rounds of the warm limit, ideal, searchsvc, unrecorded and Optuna both ways "
+                             "(medians compared)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["tune", "optuna", "unrecorded", "bundle-1"])
     args = parser.parse_args()
 
