@@ -5,8 +5,10 @@ and queues writes (the controller thread), one thread writes the ledger's rows, 
 its runs. This feeds that path with synthetic trials (start, one epoch report on the way, the final report
 with 20 epochs, as a 30-s trial sends them) at rising rates, each rate for ``--seconds``, into the real
 stores: the ledger on PostgreSQL and MLflow through a real ``mlflow server`` (its default workers) on the
-same database. At each rate it runs MLflow's writer as it was (one thread, each write alone: ``old``)
-and as it is (``--lanes`` threads, a trial's waiting writes as one), side by side. For each part it prints
+same database. At each rate it runs MLflow's writer as it was (one thread, each write alone: ``old``),
+as it is (``--lanes`` threads, a trial's waiting writes as one), and with MLflow's async logging (``async``:
+one thread, each batch of params, metrics and tags handed to MLflow's own queue, ``log_batch(synchronous=False)``,
+which sends them from a pool of 10 threads; creating and ending a run stay round trips), side by side. For each part it prints
 what it sustained (trials it finished per second while being fed) and how far it lagged behind at the end
 (seconds to finish what was fed, waited at most ``--max-lag``); a part saturates where it falls behind.
 The server's and PostgreSQL's CPU per trial say what bounds MLflow's rate on this machine.
@@ -24,6 +26,7 @@ import os
 import secrets
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -57,9 +60,10 @@ def synthetic_reports(k: int) -> tuple:
 
 
 def run_rate(ledger_url: str, server, rate: float, seconds: float, lanes: int = 1, batch: bool = True,
-             max_lag: float = 30.0) -> dict[str, float]:
+             max_lag: float = 30.0, queued: bool = False) -> dict[str, float]:
     """Feed ``rate`` trials/s for ``seconds`` into a recorder (MLflow through ``server`` unless None, on
-    ``lanes`` threads, ``batch``ing a trial's waiting writes); how each part kept up."""
+    ``lanes`` threads, ``batch``ing a trial's waiting writes, its batches ``queued`` to MLflow's async logging);
+    how each part kept up."""
     from searchsvc.run.protocol import Bundle
     from searchsvc.run.recorder import TrialRecorder
     from searchsvc.stores.lease import Lease
@@ -72,6 +76,7 @@ def run_rate(ledger_url: str, server, rate: float, seconds: float, lanes: int = 
     sweep_id = f"sat-{secrets.token_hex(4)}"
     tracker = get_tracker(server.url) if server else None
     parent = tracker.start_sweep("saturation", sweep_id, {}, {}) if tracker else None
+    operations = _async_batches(tracker) if queued else None
     spec = parse_spec(SPEC.format(trials=n))
     lease = Lease(sweep_id)
     ledger.create_sweep(sweep_id, spec, lease, mlflow_run_id=parent)
@@ -80,7 +85,7 @@ def run_rate(ledger_url: str, server, rate: float, seconds: float, lanes: int = 
     reports = [synthetic_reports(k) for k in range(n)]
     trials = [SimpleNamespace(trial_id=f"t{k}", config=Bundle((k,)).to_tune(), error_file=None) for k in range(n)]
     callback_cpu = 0.0
-    server_cpu = _server_cpu(server)
+    server_cpu, process_cpu = _server_cpu(server), time.process_time()
     started = time.monotonic()
     for k, trial in enumerate(trials):  # the controller thread, as Tune calls the callbacks
         time.sleep(max(0.0, started + k / rate - time.monotonic()))
@@ -90,32 +95,89 @@ def run_rate(ledger_url: str, server, rate: float, seconds: float, lanes: int = 
         recorder.on_trial_result(0, [], trial, reports[k][1])
         callback_cpu += time.thread_time() - cpu
     fed = time.monotonic() - started
-    drained = _drained(recorder, started, fed + max_lag)
+    drained = _drained(recorder, started, fed + max_lag, operations)
+    sent = sum(map(_sent, operations)) / max(1, len(operations)) if operations is not None else 1.0  # at the drain's end
     recording = recorder.close(mlflow_timeout_s=0.0 if len(drained) < 1 + bool(server) else None)
     assert not recording.ledger_lost, recording
     done = n - len(recording.mlflow_missing)  # trials MLflow took whole
+    if operations is not None:  # MLflow's queue reports its failures only to whoever waits on them
+        failed = sum(1 for op in operations if _failed(op))
+        assert not failed, f"MLflow's async logging: {failed} batches failed"
     out = {"offered": n / fed, "callback_ms": callback_cpu / n * 1000, "load": os.getloadavg()[0],
            "ledger_cpu_ms": recorder.ledger.cpu_seconds / n * 1000}
     if server:
-        out["mlflow_cpu_ms"] = recorder.mlflow.cpu_seconds / done * 1000
+        # MLflow's writers: this process's CPU but the callbacks' and the ledger's (MLflow's own threads included)
+        writers_cpu = time.process_time() - process_cpu - callback_cpu - recorder.ledger.cpu_seconds
+        out["mlflow_cpu_ms"] = writers_cpu / done * 1000
         out["server_cpu_ms"] = (_server_cpu(server) - server_cpu) / done * 1000
     for part in ("ledger", "mlflow") if server else ("ledger",):  # sustained: done per second of feeding and lag
         if part in drained:
             out[f"{part}_rate"], out[f"{part}_lag"] = n / max(drained[part], fed), max(0.0, drained[part] - fed)
-        else:  # still behind at --max-lag: what it had done by then
-            out[f"{part}_rate"], out[f"{part}_lag"] = done / (fed + max_lag), max_lag
+        else:  # still behind at --max-lag: what it had done by then (async: the share of its batches sent)
+            out[f"{part}_rate"], out[f"{part}_lag"] = done * (sent if part == "mlflow" else 1) / (fed + max_lag), max_lag
     ledger.close()
     return out
 
 
-def _drained(recorder, started: float, give_up: float) -> dict[str, float]:
+def _async_batches(tracker) -> list:
+    """Make the tracker's batches go through MLflow's async logging; the list of their operations, as queued."""
+    operations, log_batch = [], tracker.client.log_batch
+    tracker.client.log_batch = lambda run_id, **batch: operations.append(log_batch(run_id, synchronous=False, **batch))
+    return operations
+
+
+def _sent(operation) -> bool:
+    return all(future.done() for future in operation._operation_futures)
+
+
+def _failed(operation) -> bool:
+    try:
+        operation.wait()
+    except Exception:  # noqa: BLE001 - MLflow raises what its logging thread met
+        return True
+    return False
+
+
+def request_costs(ledger_url: str, server, trials: int = 60) -> dict[str, tuple[int, float]]:
+    """The MLflow server's CPU ms per request of each kind the writer sends, with its count: ``trials`` trials
+    fed at 5/s through one lane (each written whole: its run created with its tags, one batch of params,
+    curves, results and tags, its end), the requests made one at a time, so the server's CPU meanwhile is theirs."""
+    from collections import Counter
+
+    from mlflow.tracking import MlflowClient
+
+    cpu, count, one_at_a_time = Counter(), Counter(), threading.Lock()
+    methods = {name: getattr(MlflowClient, name) for name in ("create_run", "log_batch", "set_terminated")}
+
+    def measured(name: str, method):
+        def call(self, *args, **kwargs):
+            with one_at_a_time:
+                before = _server_cpu(server)
+                try:
+                    return method(self, *args, **kwargs)
+                finally:
+                    cpu[name] += _server_cpu(server) - before
+                    count[name] += 1
+        return call
+
+    for name, method in methods.items():
+        setattr(MlflowClient, name, measured(name, method))
+    try:
+        run_rate(ledger_url, server, 5, trials / 5, lanes=1)
+    finally:
+        for name, method in methods.items():
+            setattr(MlflowClient, name, method)
+    return {name: (count[name], cpu[name] / count[name] * 1000) for name in methods if count[name]}
+
+
+def _drained(recorder, started: float, give_up: float, operations: list | None = None) -> dict[str, float]:
     """Seconds from the feed's start until each writer had handled all it was given (polled every 10 ms), for
-    those done within ``give_up`` seconds of the start."""
+    those done within ``give_up`` seconds of the start; with ``operations``, MLflow's are those it queued too."""
     writers = {"ledger": recorder.ledger, **({"mlflow": recorder.mlflow} if recorder.mlflow else {})}
     done: dict[str, float] = {}
     while len(done) < len(writers) and time.monotonic() - started < give_up:
         for part, writer in writers.items():
-            if part not in done and writer.idle:
+            if part not in done and writer.idle and (part != "mlflow" or all(map(_sent, operations or []))):
                 done[part] = time.monotonic() - started
         time.sleep(0.01)
     return done
@@ -165,15 +227,20 @@ def main() -> None:
               f"the same database; each trial: start, an epoch report, a final report ({EPOCHS} epochs); "
               f"{args.seconds:g} s a rate; {os.cpu_count()} cores; load = 1-min load average after the rate")
         print("CPU ms: per trial, of the ledger's writer, of MLflow's writers, of the MLflow server's processes")
-        print(f"{'writer':>14} {'offered/s':>10} {'callback ms':>12} {'ledger/s':>9} {'lag s':>6} {'mlflow/s':>9} "
-              f"{'lag s':>6} {'ledger CPU':>11} {'writer CPU':>11} {'server CPU':>11} {'load':>5}")
-        writers = [("old", 1, False)] + [(f"{lanes} lanes", lanes, True) for lanes in args.lanes]
         try:
             run_rate(url, server, 5, 2)  # warm: MLflow's first requests, the tables
+            costs = request_costs(url, server)
+            print("server CPU per request, one at a time (trials written whole, as a lane writes a short trial): " +
+                  ", ".join(f"{name} {ms:.1f} ms (×{n})" for name, (n, ms) in costs.items()) +
+                  f"; {sum(ms for _, ms in costs.values()):.1f} ms a trial", flush=True)
+            print(f"{'writer':>14} {'offered/s':>10} {'callback ms':>12} {'ledger/s':>9} {'lag s':>6} {'mlflow/s':>9} "
+                  f"{'lag s':>6} {'ledger CPU':>11} {'writer CPU':>11} {'server CPU':>11} {'load':>5}")
+            writers = ([("old", 1, False, False)] + [(f"{lanes} lanes", lanes, True, False) for lanes in args.lanes]
+                       + [("async", 1, True, True)])
             runs = [(r, w) for r in args.rates for w in writers] + [(r, None) for r in args.ledger_rates]
             for rate, writer in runs:
-                name, lanes, batch = writer or ("ledger only", 1, True)
-                r = run_rate(url, server if writer else None, rate, args.seconds, lanes, batch, args.max_lag)
+                name, lanes, batch, queued = writer or ("ledger only", 1, True, False)
+                r = run_rate(url, server if writer else None, rate, args.seconds, lanes, batch, args.max_lag, queued)
                 if writer:
                     lag = f"{'>' if r['mlflow_lag'] >= args.max_lag else ''}{r['mlflow_lag']:.2f}"
                     mlflow_part = f"{r['mlflow_rate']:>9.1f} {lag:>6}"
