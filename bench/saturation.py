@@ -6,11 +6,12 @@ its runs. This feeds that path with synthetic trials (start, one epoch report on
 with 20 epochs, as a 30-s trial sends them) at rising rates, each rate for ``--seconds``, into the real
 stores: the ledger on PostgreSQL and MLflow through a real ``mlflow server`` (its default workers) on the
 same database. At each rate it runs MLflow's writer as it was (one thread, each write alone: ``old``),
-as it is (``--lanes`` threads, a trial's waiting writes as one), and with MLflow's async logging (``async``:
-one thread, each batch of params, metrics and tags handed to MLflow's own queue, ``log_batch(synchronous=False)``,
-which sends them from a pool of 10 threads; creating and ending a run stay round trips), side by side. For each part it prints
-what it sustained (trials it finished per second while being fed) and how far it lagged behind at the end
-(seconds to finish what was fed, waited at most ``--max-lag``); a part saturates where it falls behind.
+as it is (``--lanes`` threads, a trial's waiting writes as one), and with MLflow's async logging
+(``async``: one thread, each batch of params, metrics and tags handed to MLflow's own queue,
+``log_batch(synchronous=False)``, which sends them from a pool of 10 threads; creating and ending a run
+stay round trips), side by side. For each part it prints what it sustained (trials it finished per
+second while being fed) and how far it lagged behind at the end (seconds to finish what was fed, waited
+at most ``--max-lag``); a part saturates where it falls behind.
 The server's and PostgreSQL's CPU per trial say what bounds MLflow's rate on this machine.
 
     python bench/saturation.py                     # about 5 minutes; PostgreSQL at 127.0.0.1:5432
@@ -96,7 +97,7 @@ def run_rate(ledger_url: str, server, rate: float, seconds: float, lanes: int = 
         callback_cpu += time.thread_time() - cpu
     fed = time.monotonic() - started
     drained = _drained(recorder, started, fed + max_lag, operations)
-    sent = sum(map(_sent, operations)) / max(1, len(operations)) if operations is not None else 1.0  # at the drain's end
+    sent = sum(map(_sent, operations)) / max(1, len(operations)) if operations else 1.0  # async: share sent by now
     recording = recorder.close(mlflow_timeout_s=0.0 if len(drained) < 1 + bool(server) else None)
     assert not recording.ledger_lost, recording
     done = n - len(recording.mlflow_missing)  # trials MLflow took whole
@@ -114,7 +115,8 @@ def run_rate(ledger_url: str, server, rate: float, seconds: float, lanes: int = 
         if part in drained:
             out[f"{part}_rate"], out[f"{part}_lag"] = n / max(drained[part], fed), max(0.0, drained[part] - fed)
         else:  # still behind at --max-lag: what it had done by then (async: the share of its batches sent)
-            out[f"{part}_rate"], out[f"{part}_lag"] = done * (sent if part == "mlflow" else 1) / (fed + max_lag), max_lag
+            share = sent if part == "mlflow" else 1.0
+            out[f"{part}_rate"], out[f"{part}_lag"] = done * share / (fed + max_lag), max_lag
     ledger.close()
     return out
 
