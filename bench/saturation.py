@@ -129,6 +129,7 @@ def _async_batches(tracker) -> list:
 
 
 def _sent(operation) -> bool:
+    """Whether MLflow has sent the batch (``RunOperations`` has only a blocking ``wait``)."""
     return all(future.done() for future in operation._operation_futures)
 
 
@@ -177,9 +178,17 @@ def _drained(recorder, started: float, give_up: float, operations: list | None =
     those done within ``give_up`` seconds of the start; with ``operations``, MLflow's are those it queued too."""
     writers = {"ledger": recorder.ledger, **({"mlflow": recorder.mlflow} if recorder.mlflow else {})}
     done: dict[str, float] = {}
+    operations, first_unsent = operations or [], 0
+
+    def all_sent() -> bool:  # a cursor past the batches sent: each is checked until sent, not at every poll
+        nonlocal first_unsent
+        while first_unsent < len(operations) and _sent(operations[first_unsent]):
+            first_unsent += 1
+        return first_unsent == len(operations)
+
     while len(done) < len(writers) and time.monotonic() - started < give_up:
         for part, writer in writers.items():
-            if part not in done and writer.idle and (part != "mlflow" or all(map(_sent, operations or []))):
+            if part not in done and writer.idle and (part != "mlflow" or all_sent()):
                 done[part] = time.monotonic() - started
         time.sleep(0.01)
     return done
